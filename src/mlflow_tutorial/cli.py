@@ -1,0 +1,301 @@
+"""The ``mlt`` command line: parse options, make one library call, render the result.
+
+Heavy libraries (MLflow, scikit-learn, pandas) are imported by the library on first use, so
+``mlt --help`` and usage errors answer at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import Annotated, Any, Optional
+
+import typer
+
+from . import __version__
+from .errors import MltError
+from .output import Column, Format, choose_format, emit, error, info
+
+DEBUG_ENV = "MLT_DEBUG"
+
+app = typer.Typer(
+    name="mlt",
+    help="The MLflow tutorial, made real: train, compare, register and serve models.\n\n"
+    "Example: mlt train --alpha 0.5 && mlt register && mlt serve",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Options shared by every command.
+TrackingUri = Annotated[
+    Optional[str],
+    typer.Option(
+        "--tracking-uri",
+        "-t",
+        envvar="MLFLOW_TRACKING_URI",
+        show_envvar=True,
+        help="MLflow tracking URI [default: sqlite:///mlflow.db]",
+    ),
+]
+Experiment = Annotated[
+    Optional[str],
+    typer.Option(
+        "--experiment",
+        "-e",
+        envvar="MLT_EXPERIMENT",
+        show_envvar=True,
+        help="Experiment name [default: mlt]",
+    ),
+]
+OutputFormat = Annotated[
+    Optional[Format],
+    typer.Option(
+        "--format",
+        "-f",
+        case_sensitive=False,
+        help="Output format [default: table on a terminal, json otherwise]",
+    ),
+]
+Metric = Annotated[
+    str, typer.Option("--metric", "-m", help="Metric to rank by (r2 descending, errors ascending)")
+]
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the library's errors into one line on stderr and exit 1 (``MLT_DEBUG=1`` re-raises)."""
+    debug = bool(os.environ.get(DEBUG_ENV))
+    try:
+        yield
+    except MltError as exc:
+        if debug:
+            raise
+        error(exc.message)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        error("interrupted")
+        raise typer.Exit(130) from None
+    except Exception as exc:  # MLflow's own errors about stores and URIs
+        if debug or type(exc).__name__ not in {"MlflowException", "RestException"}:
+            raise
+        text = str(getattr(exc, "message", "") or exc).strip()
+        error(text.splitlines()[0] if text else type(exc).__name__)
+        raise typer.Exit(1) from None
+
+
+def _tracking(tracking_uri: str | None, experiment: str | None):
+    from .config import Tracking
+
+    return Tracking.resolve(tracking_uri, experiment)
+
+
+def _floats(values: list[str] | None, name: str, default: float) -> list[float]:
+    """Repeated options and comma lists: ``--alpha 0.1 --alpha 1`` or ``--alpha 0.1,1``."""
+    if not values:
+        return [default]
+    out = []
+    for value in values:
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            try:
+                out.append(float(item))
+            except ValueError:
+                raise typer.BadParameter(f"{item!r} is not a number", param_hint=name) from None
+    if not out:
+        raise typer.BadParameter("give at least one number", param_hint=name)
+    return list(dict.fromkeys(out))
+
+
+def _param(name: str):
+    return lambda r: r.get("params", {}).get(name)
+
+
+def _metric(name: str):
+    return lambda r: r.get("metrics", {}).get(name)
+
+
+METRIC_COLUMNS = [Column(m, _metric(m), "right") for m in ("rmse", "mae", "r2")]
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", help="Show the version and exit.", is_eager=True)
+    ] = False,
+) -> None:
+    """The MLflow tutorial, made real: train, compare, register and serve models."""
+    if version:
+        typer.echo(f"mlt {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def train(
+    alpha: Annotated[
+        Optional[list[str]],
+        typer.Option(help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid."),
+    ] = None,
+    l1_ratio: Annotated[
+        Optional[list[str]],
+        typer.Option(help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid."),
+    ] = None,
+    dataset: Annotated[
+        str, typer.Option(help="Built-in data set (scikit-learn's bundled data)")
+    ] = "diabetes",
+    data: Annotated[
+        Optional[str], typer.Option(help="CSV file or URL to train on instead (, ; tab or |)")
+    ] = None,
+    target: Annotated[
+        Optional[str],
+        typer.Option(help="Target column of --data [default: 'target', else the last column]"),
+    ] = None,
+    test_size: Annotated[float, typer.Option(help="Share of rows held out for testing")] = 0.25,
+    random_state: Annotated[int, typer.Option(help="Seed for the split and the model")] = 42,
+    standardize: Annotated[
+        bool, typer.Option(help="Scale features before ElasticNet (--no-standardize: raw)")
+    ] = True,
+    run_name: Annotated[Optional[str], typer.Option(help="MLflow run name")] = None,
+    tracking_uri: TrackingUri = None,
+    experiment: Experiment = None,
+    fmt: OutputFormat = None,
+) -> None:
+    """Train an ElasticNet regressor and record it as an MLflow run.
+
+    Example: mlt train --alpha 0.5 --l1-ratio 0.2 --format json | jq -r .run_id
+    """
+    from .training import TrainOptions, train_grid
+
+    alphas = _floats(alpha, "--alpha", 0.5)
+    l1_ratios = _floats(l1_ratio, "--l1-ratio", 0.5)
+    options = TrainOptions(
+        dataset=dataset,
+        data=data or None,
+        target=target or None,
+        test_size=test_size,
+        random_state=random_state,
+        standardize=standardize,
+        run_name=run_name,
+    )
+    fmt = choose_format(fmt)
+    tracking = _tracking(tracking_uri, experiment)
+    total = len(alphas) * len(l1_ratios)
+    with user_errors(), _quiet_mlflow(), _progress(total) as on_progress:
+        results = train_grid(alphas, l1_ratios, options, tracking, on_progress)
+    records = [r.to_dict() for r in results]
+    columns = [
+        Column("run_id", lambda r: r["run_id"], no_wrap=True),
+        Column("alpha", _param("alpha"), "right"),
+        Column("l1_ratio", _param("l1_ratio"), "right"),
+        *METRIC_COLUMNS,
+        Column("model_uri", lambda r: r["model_uri"]),
+    ]
+    emit(records[0] if total == 1 else records, fmt, columns, title=f"Trained on {results[0].dataset}")
+    if fmt is Format.table:
+        info(
+            f"[dim]Runs are in {tracking.uri} (experiment {results[0].experiment_name!r}). "
+            f"Next: mlt compare, mlt register; browse: mlflow ui --backend-store-uri {tracking.uri}[/]"
+        )
+
+
+@app.command()
+def compare(
+    metric: Metric = "rmse",
+    top: Annotated[Optional[int], typer.Option("--top", "-n", help="Show the N best runs")] = None,
+    filter_string: Annotated[
+        Optional[str],
+        typer.Option("--filter", help="MLflow search filter, e.g. \"params.alpha = '0.5'\""),
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Show every param, not only those that differ")
+    ] = False,
+    tracking_uri: TrackingUri = None,
+    experiment: Experiment = None,
+    fmt: OutputFormat = None,
+) -> None:
+    """List the experiment's runs, best first.
+
+    Example: mlt compare --top 5 --metric r2
+    """
+    from .comparison import compare_runs, differing_params
+
+    fmt = choose_format(fmt)
+    with user_errors(), _quiet_mlflow():
+        runs = compare_runs(_tracking(tracking_uri, experiment), metric, top, filter_string)
+    names = (
+        sorted({p for r in runs for p in r.params}) if show_all else differing_params(runs)
+    )
+    columns = [
+        Column("run_id", lambda r: r["run_id"], no_wrap=True),
+        Column("name", lambda r: r["run_name"]),
+        *(Column(p, _param(p), "right") for p in names),
+        *METRIC_COLUMNS,
+        Column("status", lambda r: r["status"]),
+    ]
+    emit([r.to_dict() for r in runs], fmt, columns, highlight_first=bool(runs))
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """Keep MLflow's INFO chatter and library warnings out of the way (MLT_DEBUG shows them)."""
+    if os.environ.get(DEBUG_ENV):
+        yield
+        return
+    # MLflow sets its loggers' level from MLFLOW_LOGGING_LEVEL when first imported.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
+    with warnings.catch_warnings():
+        for category in (UserWarning, FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("ignore", category=category, module=r"(mlflow|pydantic|skops)")
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    """A Rich progress bar on stderr for grids; nothing for a single run."""
+    if total == 1:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .output import err_console
+
+    with Progress(
+        TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        console=err_console(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=total)
+
+        def on_progress(done: int, _total: int, result: Any) -> None:
+            p, m = result.params, result.metrics
+            progress.console.print(
+                f"run {result.run_id[:8]} alpha={p['alpha']} l1_ratio={p['l1_ratio']} "
+                f"rmse={m['rmse']:.4g} r2={m['r2']:.4g}",
+                highlight=False,
+            )
+            progress.update(task, completed=done)
+
+        yield on_progress
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

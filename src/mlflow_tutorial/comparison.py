@@ -1,0 +1,167 @@
+"""Comparing the runs of an experiment and picking the best one.
+
+Sorting and limiting are pushed down to MLflow's ``search_runs`` (``order_by`` and
+``max_results``), so ``--top 5`` on a store with thousands of runs fetches five.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .config import Tracking
+from .errors import ExperimentNotFoundError, InvalidParameterError, RunNotFoundError
+from .training import TAG_DATASET, TAG_MODEL_URI, TAG_SWEEP
+
+METRICS = ("rmse", "mae", "r2")
+HIGHER_IS_BETTER = frozenset({"r2"})
+_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run as ``mlt compare`` shows it."""
+
+    run_id: str
+    run_name: str
+    experiment_id: str
+    status: str
+    start_time: str | None
+    params: dict[str, str]
+    metrics: dict[str, float]
+    dataset: str | None = None
+    sweep_id: str | None = None
+    model_uri: str | None = None
+    tags: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("tags")
+        return data
+
+
+def sort_direction(metric: str) -> str:
+    """``DESC`` for metrics where higher is better (r2), ``ASC`` for errors."""
+    return "DESC" if metric in HIGHER_IS_BETTER else "ASC"
+
+
+def get_experiment_id(tracking: Tracking) -> str:
+    """The id of the tracking configuration's experiment, or an error naming it."""
+    experiment = _call(tracking.client().get_experiment_by_name, tracking.experiment)
+    if experiment is None:
+        raise ExperimentNotFoundError(
+            f"experiment {tracking.experiment!r} not found in {tracking.uri}"
+        )
+    return experiment.experiment_id
+
+
+def compare_runs(
+    tracking: Tracking | None = None,
+    metric: str = "rmse",
+    top: int | None = None,
+    filter_string: str | None = None,
+) -> list[RunSummary]:
+    """The experiment's runs, best first by ``metric``; runs without it come last."""
+    tracking = tracking or Tracking.resolve()
+    _check_metric(metric)
+    if top is not None and top < 1:
+        raise InvalidParameterError(f"--top must be at least 1, got {top}")
+    experiment_id = get_experiment_id(tracking)
+    return [
+        summarize(run)
+        for run in _search(tracking, experiment_id, metric, top, filter_string or "")
+    ]
+
+
+def best_run(
+    tracking: Tracking | None = None,
+    metric: str = "rmse",
+    filter_string: str | None = None,
+) -> RunSummary:
+    """The finished run with the best ``metric`` in the experiment."""
+    tracking = tracking or Tracking.resolve()
+    _check_metric(metric)
+    experiment_id = get_experiment_id(tracking)
+    conditions = [c for c in (filter_string, "attributes.status = 'FINISHED'") if c]
+    runs = _search(tracking, experiment_id, metric, 1, " and ".join(conditions))
+    if not runs or metric not in runs[0].data.metrics:
+        raise RunNotFoundError(
+            f"no finished run with metric {metric!r} in experiment {tracking.experiment!r}; "
+            "train one with `mlt train`"
+        )
+    return summarize(runs[0])
+
+
+def differing_params(runs: Sequence[RunSummary]) -> list[str]:
+    """Param names whose values are not the same in every run (all of them for one run)."""
+    names = sorted({name for run in runs for name in run.params})
+    if len(runs) < 2:
+        return names
+    return [n for n in names if len({run.params.get(n) for run in runs}) > 1]
+
+
+def summarize(run: Any) -> RunSummary:
+    tags = run.data.tags
+    started = run.info.start_time
+    return RunSummary(
+        run_id=run.info.run_id,
+        run_name=run.info.run_name,
+        experiment_id=run.info.experiment_id,
+        status=run.info.status,
+        start_time=(
+            datetime.fromtimestamp(started / 1000, tz=timezone.utc).isoformat(timespec="seconds")
+            if started
+            else None
+        ),
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        dataset=tags.get(TAG_DATASET),
+        sweep_id=tags.get(TAG_SWEEP),
+        model_uri=tags.get(TAG_MODEL_URI),
+        tags=dict(tags),
+    )
+
+
+def _check_metric(metric: str) -> None:
+    if not metric or not metric.replace("_", "").replace(".", "").isalnum():
+        raise InvalidParameterError(f"invalid metric name {metric!r}")
+
+
+def _search(
+    tracking: Tracking, experiment_id: str, metric: str, limit: int | None, filter_string: str
+) -> list[Any]:
+    client = tracking.client()
+    order_by = [f"metrics.`{metric}` {sort_direction(metric)}", "attributes.start_time DESC"]
+    runs: list[Any] = []
+    token = None
+    while True:
+        page_size = min(limit - len(runs), _PAGE) if limit else _PAGE
+        page = _call(
+            client.search_runs,
+            [experiment_id],
+            filter_string=filter_string,
+            order_by=order_by,
+            max_results=page_size,
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token or (limit and len(runs) >= limit):
+            return runs
+
+
+def _call(fn, *args, **kwargs):
+    """Call MLflow, turning its errors about bad input into mlt's own."""
+    from mlflow.exceptions import MlflowException
+
+    from .errors import TrackingError
+
+    try:
+        return fn(*args, **kwargs)
+    except MlflowException as exc:
+        message = str(exc.message).strip().splitlines()[0] if exc.message else str(exc)
+        if exc.error_code == "INVALID_PARAMETER_VALUE":
+            raise InvalidParameterError(message) from exc
+        raise TrackingError(message) from exc

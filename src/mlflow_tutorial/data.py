@@ -1,0 +1,235 @@
+"""Loading, validating and splitting the data a model is trained on.
+
+The built-in data set is scikit-learn's bundled diabetes regression data, in its original
+units, so ``mlt train`` works offline. Any CSV file or URL with a numeric target column can be
+used instead; its delimiter (``,``, ``;``, tab or ``|``) is detected.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import DataError, InvalidParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+BUILTIN_DATASETS = ("diabetes",)
+DEFAULT_DATASET = "diabetes"
+_DELIMITERS = (",", ";", "\t", "|")
+_URL_SCHEMES = ("http://", "https://", "file://")
+MIN_ROWS_PER_SIDE = 2
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated table: numeric feature columns plus one numeric target column."""
+
+    name: str
+    source: str
+    frame: pd.DataFrame
+    target: str
+
+    @property
+    def features(self) -> list[str]:
+        return [c for c in self.frame.columns if c != self.target]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.frame)
+
+    @property
+    def X(self) -> pd.DataFrame:  # noqa: N802 (scikit-learn's naming)
+        return self.frame[self.features]
+
+    @property
+    def y(self) -> pd.Series:
+        return self.frame[self.target]
+
+
+@dataclass(frozen=True)
+class Split:
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: pd.Series
+    y_test: pd.Series
+
+
+def load_dataset(
+    dataset: str | None = DEFAULT_DATASET,
+    path: str | None = None,
+    target: str | None = None,
+) -> Dataset:
+    """Load and validate a data set.
+
+    ``path`` (a CSV file or URL) takes precedence over ``dataset`` (a built-in name). For a CSV
+    the target defaults to a column named ``target``, else the last column.
+    """
+    if path:
+        return _validate(*_read_csv(path), target=target)
+    name = dataset or DEFAULT_DATASET
+    if name not in BUILTIN_DATASETS:
+        raise DataError(
+            f"unknown built-in data set {name!r} (available: {', '.join(BUILTIN_DATASETS)}); "
+            "use --data for a CSV file or URL"
+        )
+    return _validate(name, "sklearn.datasets.load_diabetes(scaled=False)", _load_diabetes(), target)
+
+
+def check_test_size(test_size: float) -> None:
+    if not 0.0 < test_size < 1.0:
+        raise InvalidParameterError(
+            f"test size must be between 0 and 1 (exclusive), got {test_size}"
+        )
+
+
+def check_split(n_rows: int, test_size: float) -> tuple[int, int]:
+    """Rows on each side of a train/test split, or an error if either side is too small."""
+    check_test_size(test_size)
+    n_test = math.ceil(test_size * n_rows)
+    n_train = n_rows - n_test
+    if n_train < MIN_ROWS_PER_SIDE or n_test < MIN_ROWS_PER_SIDE:
+        raise DataError(
+            f"too few rows to split: {n_rows} rows with test size {test_size} leaves "
+            f"{n_train} for training and {n_test} for testing (need at least "
+            f"{MIN_ROWS_PER_SIDE} on each side)"
+        )
+    return n_train, n_test
+
+
+def split(data: Dataset, test_size: float, random_state: int | None) -> Split:
+    """A reproducible train/test split."""
+    from sklearn.model_selection import train_test_split
+
+    check_split(data.n_rows, test_size)
+    X_train, X_test, y_train, y_test = train_test_split(
+        data.X, data.y, test_size=test_size, random_state=random_state
+    )
+    return Split(X_train, X_test, y_train, y_test)
+
+
+def _load_diabetes() -> pd.DataFrame:
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes(as_frame=True, scaled=False)
+    return bunch.frame.astype("float64")
+
+
+def _is_url(path: str) -> bool:
+    return path.lower().startswith(_URL_SCHEMES)
+
+
+def dataset_name_from(path: str) -> str:
+    """A short, registry-friendly name for a file or URL: its stem in lower case."""
+    stem = Path(path.split("?", 1)[0].rstrip("/")).stem or "data"
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "data"
+
+
+def _read_csv(path: str) -> tuple[str, str, pd.DataFrame]:
+    import pandas as pd
+
+    if _is_url(path):
+        raw = _download(path)
+        source = path
+    else:
+        file = Path(path).expanduser()
+        if not file.exists():
+            raise DataError(f"data file not found: {path}")
+        if not file.is_file():
+            raise DataError(f"not a file: {path}")
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        source = str(file.resolve())
+    text = _decode(raw)
+    if not text.strip():
+        raise DataError(f"data file is empty: {path}")
+    delimiter = sniff_delimiter(text)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot parse {path} as CSV: {first}") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return dataset_name_from(path), source, frame
+
+
+def _download(url: str) -> bytes:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (user's URL)
+            return response.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise DataError(f"cannot download {url}: {reason}") from exc
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a CSV text: the candidate that splits the header into the most
+    fields, as long as the next lines agree (``,`` when nothing splits it)."""
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    header, body = lines[0], lines[1:]
+    best, best_fields = ",", 1
+    for delimiter in _DELIMITERS:
+        fields = header.count(delimiter) + 1
+        consistent = all(line.count(delimiter) + 1 == fields for line in body[:5])
+        if fields > best_fields and (consistent or not body):
+            best, best_fields = delimiter, fields
+    return best
+
+
+def _validate(name: str, source: str, frame: pd.DataFrame, target: str | None) -> Dataset:
+    import numpy as np
+    import pandas as pd
+
+    if frame.empty or len(frame.columns) == 0:
+        raise DataError(f"{name} has no rows")
+    if target is None:
+        target = "target" if "target" in frame.columns else str(frame.columns[-1])
+    if target not in frame.columns:
+        raise DataError(
+            f"target column {target!r} not found in {name}; columns: {', '.join(map(str, frame.columns))}"
+        )
+    features = [c for c in frame.columns if c != target]
+    if not features:
+        raise DataError(f"{name} has no feature columns besides the target {target!r}")
+    not_numeric = [
+        f"{c} ({frame[c].dtype})"
+        for c in features
+        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+    ]
+    if not_numeric:
+        raise DataError(
+            f"feature columns must be numeric; not numeric in {name}: {', '.join(not_numeric)}"
+        )
+    if not pd.api.types.is_numeric_dtype(frame[target]) or pd.api.types.is_bool_dtype(
+        frame[target]
+    ):
+        raise DataError(f"target column {target!r} must be numeric, it is {frame[target].dtype}")
+    missing = frame.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing):
+        counts = ", ".join(f"{col} ({int(n)})" for col, n in missing.items())
+        raise DataError(
+            f"missing values in {name}: {counts}; fill or drop them first (mlt does not impute)"
+        )
+    numeric = frame[[*features, target]].astype("float64")
+    infinite = [c for c in numeric.columns if np.isinf(numeric[c].to_numpy()).any()]
+    if infinite:
+        raise DataError(f"infinite values in {name}: {', '.join(infinite)}")
+    return Dataset(name=name, source=source, frame=numeric, target=str(target))

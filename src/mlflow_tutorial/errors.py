@@ -1,0 +1,42 @@
+"""Errors raised by the mlt library.
+
+Every error carries a one-line message meant for people; the CLI prints it as
+``Error: <message>`` and exits with status 1.
+"""
+
+from __future__ import annotations
+
+
+class MltError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidParameterError(MltError):
+    """A hyperparameter or option is out of its valid range."""
+
+
+class DataError(MltError):
+    """The data set cannot be read or does not suit a regression."""
+
+
+class ExperimentNotFoundError(MltError):
+    """The named experiment does not exist in the tracking store."""
+
+
+class RunNotFoundError(MltError):
+    """A run id does not name a run, or the run has no usable model."""
+
+
+class ModelNotFoundError(MltError):
+    """A model URI does not resolve to a model."""
+
+
+class TrackingError(MltError):
+    """The tracking store or server cannot be reached or refused the request."""

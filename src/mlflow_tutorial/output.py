@@ -1,0 +1,153 @@
+"""Rendering results: table, json, jsonl or csv on stdout; messages for people on stderr.
+
+Nothing here knows about MLflow. Results arrive as plain dicts (``to_dict()`` of the library's
+dataclasses); a table is described by a list of :class:`Column`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def choose_format(requested: Format | None) -> Format:
+    """The requested format, else a table on a terminal and JSON in a pipe."""
+    if requested is not None:
+        return requested
+    return Format.table if sys.stdout.isatty() else Format.json
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    value: Callable[[dict[str, Any]], Any]
+    justify: str = "left"
+    no_wrap: bool = False
+
+
+def err_console():
+    """The console for people: stderr, never stdout."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def out_console():
+    from rich.console import Console
+
+    return Console(file=sys.stdout, soft_wrap=False)
+
+
+def info(message: str) -> None:
+    err_console().print(message, highlight=False)
+
+
+def error(message: str) -> None:
+    """One line on stderr: ``Error: ...``."""
+    print(f"Error: {message}", file=sys.stderr)
+
+
+def emit(
+    data: dict[str, Any] | Sequence[dict[str, Any]],
+    fmt: Format,
+    columns: Sequence[Column],
+    title: str | None = None,
+    highlight_first: bool = False,
+) -> None:
+    """Write one result (a dict) or many (a list) to stdout in ``fmt``."""
+    records = [data] if isinstance(data, dict) else list(data)
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(_jsonable(data), indent=2) + "\n")
+    elif fmt is Format.jsonl:
+        for record in records:
+            sys.stdout.write(json.dumps(_jsonable(record)) + "\n")
+    elif fmt is Format.csv:
+        sys.stdout.write(to_csv(records))
+    else:
+        out_console().print(table(records, columns, title, highlight_first))
+    sys.stdout.flush()
+
+
+def to_csv(records: Iterable[dict[str, Any]]) -> str:
+    """Flat CSV: nested dicts become ``parent.child`` columns, in first-seen order."""
+    flat = [flatten(r) for r in records]
+    header: dict[str, None] = {}
+    for row in flat:
+        header.update(dict.fromkeys(row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(header), lineterminator="\n")
+    if header:
+        writer.writeheader()
+    writer.writerows(flat)
+    return buffer.getvalue()
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            out[name] = ";".join(map(str, value))
+        else:
+            out[name] = value
+    return out
+
+
+def table(
+    records: Sequence[dict[str, Any]],
+    columns: Sequence[Column],
+    title: str | None = None,
+    highlight_first: bool = False,
+):
+    from rich.table import Table
+
+    grid = Table(title=title, header_style="bold", title_justify="left")
+    for column in columns:
+        grid.add_column(
+            column.header,
+            justify=column.justify,
+            overflow="fold",
+            no_wrap=column.no_wrap,
+            min_width=len(column.header),
+        )
+    for i, record in enumerate(records):
+        style = "bold green" if highlight_first and i == 0 else None
+        grid.add_row(*(fmt_value(c.value(record)) for c in columns), style=style)
+    return grid
+
+
+def fmt_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
