@@ -243,6 +243,182 @@ def compare(
     emit([r.to_dict() for r in runs], fmt, columns, highlight_first=bool(runs))
 
 
+VERSION_COLUMNS = [
+    Column("name", lambda r: r["name"]),
+    Column("version", lambda r: r["version"], "right"),
+    Column("aliases", lambda r: r["aliases"]),
+    Column("run_id", lambda r: r["run_id"], no_wrap=True),
+    *METRIC_COLUMNS,
+    Column("model_uri", lambda r: r["model_uri"], no_wrap=True),
+]
+
+
+def _read_run_id(value: str) -> str:
+    """``-`` reads the run id from stdin (the first non-empty line)."""
+    if value != "-":
+        return value.strip()
+    for line in sys.stdin:
+        if line.strip():
+            return line.strip()
+    raise typer.BadParameter("no run id on standard input", param_hint="--run")
+
+
+@app.command()
+def register(
+    run: Annotated[
+        Optional[str],
+        typer.Option("--run", "-r", help="Run id to register, or - to read it from stdin"),
+    ] = None,
+    best: Annotated[
+        bool, typer.Option("--best", help="Register the best run by --metric (the default)")
+    ] = False,
+    name: Annotated[
+        Optional[str],
+        typer.Option("--name", "-n", help="Registered model name [default: <dataset>-elasticnet]"),
+    ] = None,
+    alias: Annotated[
+        Optional[list[str]], typer.Option("--alias", "-a", help="Alias to point at the version (repeatable)")
+    ] = None,
+    metric: Metric = "rmse",
+    tracking_uri: TrackingUri = None,
+    experiment: Experiment = None,
+    fmt: OutputFormat = None,
+) -> None:
+    """Register a run's model in the Model Registry and point an alias at it.
+
+    Example: mlt train --format json | jq -r .run_id | mlt register --run -
+    """
+    from .registry import DEFAULT_ALIAS, register_model
+
+    if run and best:
+        raise typer.BadParameter("give --run or --best, not both", param_hint="--run")
+    fmt = choose_format(fmt)
+    run_id = _read_run_id(run) if run else None
+    with user_errors(), _quiet_mlflow():
+        version = register_model(
+            _tracking(tracking_uri, experiment),
+            run_id=run_id,
+            name=name,
+            aliases=alias or [DEFAULT_ALIAS],
+            metric=metric,
+        )
+    emit(version.to_dict(), fmt, VERSION_COLUMNS)
+    if fmt is Format.table:
+        state = "Registered" if version.created else "Already registered;"
+        info(
+            f"[dim]{state} {version.name} version {version.version}. "
+            f"Next: mlt serve --model {version.model_uri}[/]"
+        )
+
+
+@app.command()
+def models(
+    name: Annotated[
+        Optional[str], typer.Argument(help="Registered model name [default: every model]")
+    ] = None,
+    tracking_uri: TrackingUri = None,
+    fmt: OutputFormat = None,
+) -> None:
+    """List registered model versions with their aliases and source metrics.
+
+    Example: mlt models diabetes-elasticnet
+    """
+    from .registry import list_versions
+
+    fmt = choose_format(fmt)
+    with user_errors(), _quiet_mlflow():
+        versions = list_versions(_tracking(tracking_uri, None), name)
+    emit([v.to_dict() for v in versions], fmt, VERSION_COLUMNS)
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model URI: models:/name@alias, models:/name/3, models:/m-..., runs:/ID/model "
+            "[default: models:/diabetes-elasticnet@champion]",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = 5001,
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes")] = 1,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Serve a model over HTTP with MLflow's scoring protocol (POST /invocations).
+
+    Example: mlt serve --model models:/diabetes-elasticnet@champion --port 5001
+    """
+    from .serving import DEFAULT_MODEL_URI, serve as run_server
+
+    def ready(server: Any) -> None:
+        version = server.version
+        resolved = f" = {version.name} version {version.version}" if version else ""
+        info(f"[bold]Serving[/] {server.model_uri}{resolved} at [bold]{server.url}[/]")
+        if version:
+            info(f"  source: {version.source} (run {version.run_id})")
+        info(f"  workers: {server.workers}; stop with Ctrl-C")
+        info("  try it:")
+        err = sys.stderr
+        err.write(f"{server.curl}\n")
+        err.flush()
+
+    with user_errors(), _quiet_mlflow():
+        run_server(
+            model or DEFAULT_MODEL_URI,
+            host=host,
+            port=port,
+            workers=workers,
+            tracking=_tracking(tracking_uri, None),
+            on_ready=ready,
+        )
+
+
+@app.command()
+def predict(
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            "--model", "-m", help="Model URI [default: models:/diabetes-elasticnet@champion]"
+        ),
+    ] = None,
+    input_: Annotated[
+        str, typer.Option("--input", "-i", help="CSV or JSON-lines file, or - for stdin")
+    ] = "-",
+    output: Annotated[
+        Optional[str], typer.Option("--output", "-o", help="Write here instead of stdout")
+    ] = None,
+    with_inputs: Annotated[
+        bool, typer.Option("--with-inputs", help="Include the input columns in the output")
+    ] = False,
+    tracking_uri: TrackingUri = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", case_sensitive=False, help="csv, jsonl or json")
+    ] = Format.csv,
+) -> None:
+    """Predict a batch of rows with a model, for shell pipelines.
+
+    Example: cat rows.csv | mlt predict --model models:/diabetes-elasticnet@champion --input -
+    """
+    from .serving import DEFAULT_MODEL_URI, predict as run_predict, read_rows
+
+    if fmt is Format.table:
+        raise typer.BadParameter("use csv, jsonl or json", param_hint="--format")
+    with user_errors(), _quiet_mlflow():
+        rows = read_rows(sys.stdin if input_ == "-" else input_)
+        result = run_predict(
+            model or DEFAULT_MODEL_URI, rows, _tracking(tracking_uri, None), with_inputs
+        )
+    records = result.to_dict(orient="records")
+    if output:
+        with open(output, "w", encoding="utf-8") as handle, contextlib.redirect_stdout(handle):
+            emit(records, fmt, [])
+    else:
+        emit(records, fmt, [])
+
+
 @contextlib.contextmanager
 def _quiet_mlflow() -> Iterator[None]:
     """Keep MLflow's INFO chatter and library warnings out of the way (MLT_DEBUG shows them)."""

@@ -43,7 +43,7 @@ def err_console():
     """The console for people: stderr, never stdout."""
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)
 
 
 def out_console():

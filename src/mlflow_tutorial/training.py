@@ -162,7 +162,19 @@ def _train_in_project_run(
         where = (experiment_id, mlflow.get_experiment(experiment_id).name)
         if len(points) == 1:
             alpha, l1_ratio = points[0]
-            results.append(_fit_and_log(outer, where, alpha, l1_ratio, data, parts, options, None))
+            # `mlflow run` has already logged the entry point's parameters as typed and
+            # shell-quoted (alpha=1 reads "1", an empty target "''"), and MLflow refuses to
+            # change a logged param: log only the params the run does not have yet.
+            from unittest import mock
+
+            given, log_params = outer.data.params, mlflow.log_params
+
+            def log_new_params(params: dict[str, Any]) -> None:
+                log_params({k: v for k, v in params.items() if k not in given})
+
+            with mock.patch.object(mlflow, "log_params", log_new_params):
+                result = _fit_and_log(outer, where, alpha, l1_ratio, data, parts, options, None)
+            results.append(result)
             if on_progress:
                 on_progress(1, 1, results[0])
             return results

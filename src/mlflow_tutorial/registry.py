@@ -1,0 +1,212 @@
+"""The Model Registry: register a run's model under a name, move aliases, list versions.
+
+Only MLflow 3 concepts are used: the run's LoggedModel (``models:/m-...``) is what gets
+registered, and aliases (``champion``) replace the deprecated stages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .comparison import METRICS, _call, best_run
+from .config import Tracking
+from .errors import InvalidParameterError, ModelNotFoundError, RunNotFoundError
+from .training import MODEL_NAME, TAG_DATASET
+
+DEFAULT_ALIAS = "champion"
+MODEL_SUFFIX = "elasticnet"
+TAG_SOURCE_RUN = "mlt.source_run"
+TAG_METRIC_PREFIX = "mlt.metric."
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """A registered model version as mlt reports it."""
+
+    name: str
+    version: int
+    aliases: list[str]
+    run_id: str | None
+    source: str
+    model_uri: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    created: bool = False
+    created_at: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_model_name(dataset: str | None) -> str:
+    """The registered-model name mlt uses for a data set: ``<dataset>-elasticnet``."""
+    return f"{dataset or 'model'}-{MODEL_SUFFIX}"
+
+
+def register_model(
+    tracking: Tracking | None = None,
+    run_id: str | None = None,
+    name: str | None = None,
+    aliases: Sequence[str] = (DEFAULT_ALIAS,),
+    metric: str = "rmse",
+) -> ModelVersionInfo:
+    """Register the model of ``run_id`` (or of the best run by ``metric``) and point the
+    aliases at it.
+
+    Idempotent: if the run's model is already a version of ``name``, that version is
+    returned (``created`` is False) and only the aliases move.
+    """
+    import mlflow
+
+    tracking = tracking or Tracking.resolve()
+    if run_id is None:
+        run_id = best_run(tracking, metric).run_id
+    client = tracking.client()
+    run = _get_run(client, run_id)
+    model_uri = _logged_model_uri(client, run)
+    name = name or default_model_name(
+        run.data.tags.get(TAG_DATASET) or run.data.params.get("dataset")
+    )
+    existing = [
+        mv
+        for mv in _call(
+            client.search_model_versions, f"name = '{_quote(name)}' and run_id = '{run_id}'"
+        )
+        if mv.source == model_uri
+    ]
+    created = not existing
+    if existing:
+        version = min(existing, key=lambda mv: int(mv.version))
+    else:
+        tags = {TAG_SOURCE_RUN: run_id}
+        tags.update(
+            {f"{TAG_METRIC_PREFIX}{m}": str(run.data.metrics[m]) for m in METRICS if m in run.data.metrics}
+        )
+        tracking.activate()
+        version = _call(mlflow.register_model, model_uri, name, tags=tags)
+    for alias in aliases:
+        _call(client.set_registered_model_alias, name, alias, str(version.version))
+    return _info(_call(client.get_model_version, name, str(version.version)), created)
+
+
+def list_versions(tracking: Tracking | None = None, name: str | None = None) -> list[ModelVersionInfo]:
+    """Versions of one registered model (newest first), or of every registered model."""
+    tracking = tracking or Tracking.resolve()
+    client = tracking.client()
+    if name:
+        _get_registered_model(client, name)
+        versions = _search_versions(client, f"name = '{_quote(name)}'")
+    else:
+        versions = _search_versions(client, None)
+    versions.sort(key=lambda mv: (mv.name, -int(mv.version)))
+    # search_model_versions leaves aliases out; the registered models carry them.
+    aliases: dict[tuple[str, str], list[str]] = {}
+    for model_name in dict.fromkeys(mv.name for mv in versions):
+        for alias, version in (_get_registered_model(client, model_name).aliases or {}).items():
+            aliases.setdefault((model_name, str(version)), []).append(alias)
+    return [_info(mv, aliases=aliases.get((mv.name, str(mv.version)), [])) for mv in versions]
+
+
+def resolve_version(tracking: Tracking, model_uri: str) -> ModelVersionInfo | None:
+    """The registered version behind ``models:/name@alias`` or ``models:/name/N``
+    (``latest`` too); None for other URIs. Unknown names, aliases and versions are errors."""
+    match = re.match(r"^models:/([^/@]+)(?:@([^/]+)|/([^/]+))$", model_uri)
+    if not match or match.group(1).startswith("m-"):
+        return None
+    name, alias, version = match.groups()
+    client = tracking.client()
+    _get_registered_model(client, name)
+    if alias:
+        mv = _lookup(client.get_model_version_by_alias, name, alias, what=f"alias {alias!r} of model {name!r}")
+    elif version == "latest":
+        versions = _search_versions(client, f"name = '{_quote(name)}'")
+        if not versions:
+            raise ModelNotFoundError(f"registered model {name!r} has no versions")
+        mv = max(versions, key=lambda v: int(v.version))
+    else:
+        mv = _lookup(client.get_model_version, name, version, what=f"version {version} of model {name!r}")
+    return _info(mv)
+
+
+def _info(mv: Any, created: bool = False, aliases: list[str] | None = None) -> ModelVersionInfo:
+    aliases = sorted(aliases if aliases is not None else mv.aliases or [])
+    suffix = f"@{aliases[0]}" if aliases else f"/{mv.version}"
+    metrics = {
+        key.removeprefix(TAG_METRIC_PREFIX): float(value)
+        for key, value in (mv.tags or {}).items()
+        if key.startswith(TAG_METRIC_PREFIX)
+    }
+    return ModelVersionInfo(
+        name=mv.name,
+        version=int(mv.version),
+        aliases=aliases,
+        run_id=mv.run_id,
+        source=mv.source,
+        model_uri=f"models:/{mv.name}{suffix}",
+        metrics=metrics,
+        created=created,
+        created_at=mv.creation_timestamp,
+    )
+
+
+def _get_run(client: Any, run_id: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    if not _RUN_ID.match(run_id or ""):
+        raise RunNotFoundError(f"not a run id: {run_id!r}")
+    try:
+        return client.get_run(run_id)
+    except MlflowException as exc:
+        raise RunNotFoundError(f"run {run_id} not found") from exc
+
+
+def _logged_model_uri(client: Any, run: Any) -> str:
+    """``models:/m-...`` of the run's logged model named ``model`` (the newest if several)."""
+    run_id = run.info.run_id
+    models = _call(
+        client.search_logged_models,
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run_id}'",
+        order_by=[{"field_name": "creation_timestamp", "ascending": False}],
+    )
+    named = [m for m in models if m.name == MODEL_NAME] or list(models)
+    if not named:
+        raise RunNotFoundError(f"run {run_id} has no logged model to register")
+    return f"models:/{named[0].model_id}"
+
+
+def _get_registered_model(client: Any, name: str) -> Any:
+    return _lookup(client.get_registered_model, name, what=f"registered model {name!r}")
+
+
+def _lookup(fn, *args, what: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return fn(*args)
+    except MlflowException as exc:
+        if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"}:
+            raise ModelNotFoundError(f"{what} not found") from exc
+        raise
+
+
+def _search_versions(client: Any, filter_string: str | None) -> list[Any]:
+    versions: list[Any] = []
+    token = None
+    while True:
+        page = _call(
+            client.search_model_versions, filter_string, max_results=1000, page_token=token
+        )
+        versions.extend(page)
+        token = page.token
+        if not token:
+            return versions
+
+
+def _quote(value: str) -> str:
+    if "'" in value:
+        raise InvalidParameterError(f"model names cannot contain quotes: {value!r}")
+    return value

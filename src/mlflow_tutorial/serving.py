@@ -1,0 +1,239 @@
+"""Serving a model over HTTP and batch prediction.
+
+The server is MLflow's own scoring app (the FastAPI app ``mlflow models serve`` runs), built
+in-process for a pyfunc model and run with uvicorn, so endpoints and payloads are exactly
+MLflow's: GET /ping, /health, /version; POST /invocations.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from .config import Tracking
+from .data import sniff_delimiter
+from .errors import DataError, InvalidParameterError, ModelNotFoundError
+from .registry import DEFAULT_ALIAS, ModelVersionInfo, default_model_name, resolve_version
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5001  # mlflow ui and mlflow models serve use 5000
+DEFAULT_MODEL_URI = f"models:/{default_model_name('diabetes')}@{DEFAULT_ALIAS}"
+_SERVER_MODEL_PATH = "__pyfunc_model_path__"  # what MLflow's scoring_server.app reads
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What a starting server tells its user."""
+
+    url: str
+    model_uri: str
+    version: ModelVersionInfo | None
+    example: dict[str, Any] | None
+    workers: int
+
+    @property
+    def curl(self) -> str:
+        body = json.dumps(self.example or {"dataframe_split": {"columns": [], "data": []}})
+        return (
+            f"curl -s -X POST {self.url}/invocations "
+            f"-H 'Content-Type: application/json' -d '{body}'"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["curl"] = self.curl
+        return data
+
+
+def download_model(
+    model_uri: str, destination: str, tracking: Tracking | None = None
+) -> tuple[str, ModelVersionInfo | None]:
+    """Resolve ``model_uri`` (any MLflow model URI) and download it under ``destination``.
+
+    Returns the local model folder and the registered version behind the URI, if any.
+    """
+    tracking = tracking or Tracking.resolve()
+    version = resolve_version(tracking, model_uri)
+    tracking.activate()
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    try:
+        path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=destination)
+    except (MlflowException, OSError) as exc:
+        raise ModelNotFoundError(f"cannot load model {model_uri}: {_first_line(exc)}") from exc
+    if not os.path.exists(os.path.join(path, "MLmodel")):
+        raise ModelNotFoundError(f"no MLflow model at {model_uri} (no MLmodel file)")
+    return path, version
+
+
+def load_model(path_or_uri: str) -> Any:
+    """A pyfunc model from a local folder or URI."""
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.pyfunc.load_model(path_or_uri)
+    except (MlflowException, OSError) as exc:
+        raise ModelNotFoundError(f"cannot load model {path_or_uri}: {_first_line(exc)}") from exc
+
+
+def build_app(model: Any) -> Any:
+    """MLflow's scoring app (FastAPI) for a loaded pyfunc model."""
+    from mlflow.pyfunc import scoring_server
+
+    return scoring_server.init(model)
+
+
+def example_request(model: Any, path: str, rows: int = 2) -> dict[str, Any] | None:
+    """A ``dataframe_split`` request body from the model's input example (or its signature)."""
+    example = None
+    try:
+        example = model.metadata.load_input_example(path)
+    except Exception:  # an example that cannot be read only costs the hint
+        example = None
+    if example is not None and hasattr(example, "head"):
+        split = example.head(rows).to_dict(orient="split")
+        return {"dataframe_split": {"columns": split["columns"], "data": split["data"]}}
+    schema = model.metadata.get_input_schema()
+    if schema is not None and schema.has_input_names():
+        names = schema.input_names()
+        return {"dataframe_split": {"columns": names, "data": [[0.0] * len(names)]}}
+    return None
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail early, with a clear message, if ``host:port`` cannot be bound."""
+    if not 0 <= port <= 65535:
+        raise InvalidParameterError(f"port must be between 0 and 65535, got {port}")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InvalidParameterError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port"
+            ) from exc
+
+
+def serve(
+    model_uri: str = DEFAULT_MODEL_URI,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    workers: int = 1,
+    tracking: Tracking | None = None,
+    on_ready: Callable[[ServerInfo], None] | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve ``model_uri`` until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
+    import uvicorn
+
+    if workers < 1:
+        raise InvalidParameterError(f"--workers must be at least 1, got {workers}")
+    check_port(host, port)
+    folder = tempfile.mkdtemp(prefix="mlt-serve-")
+    try:
+        path, version = download_model(model_uri, folder, tracking)
+        model = load_model(path)
+        url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        info = ServerInfo(url, model_uri, version, example_request(model, path), workers)
+        if on_ready:
+            on_ready(info)
+        if workers == 1:
+            uvicorn.run(build_app(model), host=host, port=port, log_level=log_level)
+        else:
+            # Worker processes import MLflow's own app module, which loads the model from here.
+            del model
+            os.environ[_SERVER_MODEL_PATH] = path
+            uvicorn.run(
+                "mlflow.pyfunc.scoring_server.app:app",
+                host=host,
+                port=port,
+                workers=workers,
+                log_level=log_level,
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- batch prediction
+
+
+def read_rows(source: str | IO[str]) -> pd.DataFrame:
+    """Rows from a CSV or JSON-lines file path, or an open text stream (``-`` is stdin)."""
+    import pandas as pd
+
+    if isinstance(source, str):
+        try:
+            with open(source, encoding="utf-8-sig") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise DataError(f"cannot read {source}: {exc.strerror or exc}") from exc
+        label = source
+    else:
+        text = source.read()
+        label = "standard input"
+    if not text.strip():
+        raise DataError(f"no rows in {label}")
+    try:
+        if text.lstrip().startswith(("{", "[")):
+            stripped = text.lstrip()
+            if stripped.startswith("["):
+                return pd.DataFrame(json.loads(stripped))
+            return pd.read_json(io.StringIO(text), lines=True)
+        return pd.read_csv(io.StringIO(text), sep=sniff_delimiter(text))
+    except (ValueError, pd.errors.ParserError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot parse {label} as CSV or JSON lines: {first}") from exc
+
+
+def predict(
+    model_uri: str,
+    rows: pd.DataFrame,
+    tracking: Tracking | None = None,
+    with_inputs: bool = False,
+) -> pd.DataFrame:
+    """Predictions for ``rows`` as a DataFrame with a ``prediction`` column (after the input
+    columns when ``with_inputs``). Columns are checked against the model's signature."""
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    tracking = tracking or Tracking.resolve()
+    resolve_version(tracking, model_uri)  # clear errors for unknown names and aliases
+    tracking.activate()
+    model = load_model(model_uri)
+    features = _check_columns(model, rows)
+    try:
+        predicted = model.predict(rows[features] if features else rows)
+    except MlflowException as exc:
+        raise DataError(f"the model rejected the input: {_first_line(exc)}") from exc
+    values = list(predicted.iloc[:, 0] if hasattr(predicted, "iloc") and predicted.ndim == 2 else predicted)
+    result = pd.DataFrame({"prediction": values}, index=rows.index)
+    return pd.concat([rows, result], axis=1) if with_inputs else result
+
+
+def _check_columns(model: Any, rows: pd.DataFrame) -> Sequence[str]:
+    schema = model.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        return []
+    names = schema.input_names()
+    missing = [n for n in names if n not in rows.columns]
+    if missing:
+        raise DataError(f"input is missing columns the model needs: {', '.join(missing)}")
+    return names
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", "") or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
