@@ -13,7 +13,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -213,9 +213,9 @@ def predict(
     resolve_version(tracking, model_uri)  # clear errors for unknown names and aliases
     tracking.activate()
     model = load_model(model_uri)
-    features = _check_columns(model, rows)
+    features = _model_inputs(model, rows)
     try:
-        predicted = model.predict(rows[features] if features else rows)
+        predicted = model.predict(features)
     except MlflowException as exc:
         raise DataError(f"the model rejected the input: {_first_line(exc)}") from exc
     values = list(predicted.iloc[:, 0] if hasattr(predicted, "iloc") and predicted.ndim == 2 else predicted)
@@ -223,15 +223,25 @@ def predict(
     return pd.concat([rows, result], axis=1) if with_inputs else result
 
 
-def _check_columns(model: Any, rows: pd.DataFrame) -> Sequence[str]:
+def _model_inputs(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
+    """The signature's columns of ``rows``; whole numbers read from CSV become floats where
+    the model expects floats (MLflow's schema check refuses int64 for double)."""
+    import pandas as pd
+
     schema = model.metadata.get_input_schema()
     if schema is None or not schema.has_input_names():
-        return []
+        return rows
     names = schema.input_names()
     missing = [n for n in names if n not in rows.columns]
     if missing:
         raise DataError(f"input is missing columns the model needs: {', '.join(missing)}")
-    return names
+    features = rows[names].copy()
+    for spec in schema.inputs:
+        kind = str(getattr(spec, "type", "")).lower()
+        column = features[spec.name]
+        if ("double" in kind or "float" in kind) and pd.api.types.is_integer_dtype(column):
+            features[spec.name] = column.astype("float64")
+    return features
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,173 @@
+"""Model Registry: `mlt register` and `mlt models` against a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from mlflow_tutorial.cli import app
+from mlflow_tutorial.config import Tracking
+from mlflow_tutorial.errors import ModelNotFoundError, RunNotFoundError
+from mlflow_tutorial.registry import list_versions, register_model, resolve_version
+from mlflow_tutorial.training import TrainOptions, train, train_grid
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def runs(write_csv):
+    """Three finished runs on a small CSV, best first by rmse."""
+    options = TrainOptions(data=str(write_csv("houses.csv", rows=60)), target="y")
+    results = train_grid([0.01, 0.5, 2.0], [0.5], options)
+    return sorted(results, key=lambda r: r.metrics["rmse"])
+
+
+def invoke(*args: str, input: str | None = None):
+    return runner.invoke(app, list(args), input=input)
+
+
+def test_register_best_creates_version_alias_and_tags(runs):
+    result = invoke("register", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    best = runs[0]
+    assert out["name"] == "houses-elasticnet"
+    assert out["version"] == 1
+    assert out["aliases"] == ["champion"]
+    assert out["run_id"] == best.run_id
+    assert out["source"] == best.model_uri
+    assert out["model_uri"] == "models:/houses-elasticnet@champion"
+    assert out["created"] is True
+
+    client = MlflowClient()
+    version = client.get_model_version_by_alias("houses-elasticnet", "champion")
+    assert int(version.version) == 1
+    assert version.run_id == best.run_id
+    assert version.tags["mlt.source_run"] == best.run_id
+    assert float(version.tags["mlt.metric.rmse"]) == pytest.approx(best.metrics["rmse"])
+
+
+def test_register_is_idempotent_and_moves_aliases(runs):
+    tracking = Tracking.resolve()
+    first = register_model(tracking)
+    again = register_model(tracking)
+    assert (again.version, again.created) == (first.version, False)
+
+    other = register_model(tracking, run_id=runs[2].run_id)
+    assert other.version == 2 and other.created
+    client = MlflowClient()
+    assert int(client.get_model_version_by_alias("houses-elasticnet", "champion").version) == 2
+
+    back = register_model(tracking)  # the best run is already version 1: only the alias moves
+    assert (back.version, back.created) == (1, False)
+    assert int(client.get_model_version_by_alias("houses-elasticnet", "champion").version) == 1
+    assert len(client.search_model_versions("name = 'houses-elasticnet'")) == 2
+
+
+def test_register_run_from_stdin_with_name_and_aliases(runs):
+    result = invoke(
+        "register", "--run", "-", "--name", "demo", "--alias", "staging", "--alias", "blue",
+        "--format", "json", input=f"{runs[1].run_id}\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert (out["name"], out["run_id"], out["aliases"]) == ("demo", runs[1].run_id, ["blue", "staging"])
+    client = MlflowClient()
+    assert client.get_model_version_by_alias("demo", "staging").run_id == runs[1].run_id
+
+
+def test_register_best_by_r2(runs):
+    by_r2 = max(runs, key=lambda r: r.metrics["r2"])
+    out = json.loads(invoke("register", "--metric", "r2", "-f", "json").stdout)
+    assert out["run_id"] == by_r2.run_id
+
+
+def test_models_lists_versions_with_aliases_and_metrics(runs):
+    tracking = Tracking.resolve()
+    register_model(tracking, run_id=runs[1].run_id)
+    register_model(tracking)
+    result = invoke("models", "houses-elasticnet", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["version"] for r in rows] == [2, 1]
+    assert rows[0]["aliases"] == ["champion"] and rows[1]["aliases"] == []
+    assert rows[0]["metrics"]["rmse"] == pytest.approx(runs[0].metrics["rmse"])
+    assert [v.version for v in list_versions(tracking)] == [2, 1]
+
+    missing = invoke("models", "nope")
+    assert missing.exit_code == 1
+    assert missing.stderr.strip() == "Error: registered model 'nope' not found"
+
+
+def test_resolve_version_forms(runs):
+    tracking = Tracking.resolve()
+    register_model(tracking)
+    assert resolve_version(tracking, "models:/houses-elasticnet@champion").version == 1
+    assert resolve_version(tracking, "models:/houses-elasticnet/1").run_id == runs[0].run_id
+    assert resolve_version(tracking, "models:/houses-elasticnet/latest").version == 1
+    assert resolve_version(tracking, runs[0].model_uri) is None
+    with pytest.raises(ModelNotFoundError, match="alias 'gold'"):
+        resolve_version(tracking, "models:/houses-elasticnet@gold")
+    with pytest.raises(ModelNotFoundError, match="version 7"):
+        resolve_version(tracking, "models:/houses-elasticnet/7")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--run", "0123456789abcdef0123456789abcdef"], "run 0123456789abcdef0123456789abcdef not found"),
+        (["--run", "not-a-run"], "not a run id"),
+    ],
+)
+def test_register_unknown_run(runs, args, message):
+    result = invoke("register", *args)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0]
+    assert result.stdout == ""
+    assert MlflowClient().search_registered_models() == []
+
+
+def test_register_run_without_model():
+    mlflow.set_experiment("mlt")
+    with mlflow.start_run() as run:
+        mlflow.log_param("alpha", 1)
+    with pytest.raises(RunNotFoundError, match="has no logged model"):
+        register_model(Tracking.resolve(), run_id=run.info.run_id)
+    result = invoke("register", "--run", run.info.run_id)
+    assert result.exit_code == 1
+    assert "has no logged model" in result.stderr
+    assert MlflowClient().search_registered_models() == []
+
+
+def test_register_best_on_empty_or_unknown_experiment():
+    MlflowClient().create_experiment("empty")
+    empty = invoke("register", "--best", "-e", "empty")
+    assert empty.exit_code == 1
+    assert "no finished run" in empty.stderr and len(empty.stderr.strip().splitlines()) == 1
+    unknown = invoke("register", "-e", "missing")
+    assert unknown.exit_code == 1
+    assert "experiment 'missing' not found" in unknown.stderr
+
+
+def test_register_run_and_best_together_is_usage_error(runs):
+    result = invoke("register", "--run", runs[0].run_id, "--best")
+    assert result.exit_code == 2
+
+
+def test_pipeline_train_json_to_register(write_csv):
+    trained = invoke("train", "--data", str(write_csv(rows=30)), "--target", "y", "-f", "json")
+    run_id = json.loads(trained.stdout)["run_id"]
+    registered = invoke("register", "--run", "-", "-f", "json", input=run_id + "\n")
+    assert registered.exit_code == 0, registered.stderr
+    assert json.loads(registered.stdout)["run_id"] == run_id
+
+
+def test_diabetes_default_name():
+    result = train(0.5, 0.5)
+    info = register_model(Tracking.resolve(), run_id=result.run_id)
+    assert info.name == "diabetes-elasticnet"
