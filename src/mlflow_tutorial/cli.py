@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -34,7 +34,7 @@ app = typer.Typer(
 
 # Options shared by every command.
 TrackingUri = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--tracking-uri",
         "-t",
@@ -44,7 +44,7 @@ TrackingUri = Annotated[
     ),
 ]
 Experiment = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--experiment",
         "-e",
@@ -54,7 +54,7 @@ Experiment = Annotated[
     ),
 ]
 OutputFormat = Annotated[
-    Optional[Format],
+    Format | None,
     typer.Option(
         "--format",
         "-f",
@@ -89,6 +89,25 @@ def user_errors() -> Iterator[None]:
         text = str(getattr(exc, "message", "") or exc).strip()
         error(text.splitlines()[0] if text else type(exc).__name__)
         raise typer.Exit(1) from None
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so a run being written is closed (KILLED), not left RUNNING."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _tracking(tracking_uri: str | None, experiment: str | None):
@@ -141,21 +160,21 @@ def root(
 @app.command()
 def train(
     alpha: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid."),
     ] = None,
     l1_ratio: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid."),
     ] = None,
     dataset: Annotated[
         str, typer.Option(help="Built-in data set (scikit-learn's bundled data)")
     ] = "diabetes",
     data: Annotated[
-        Optional[str], typer.Option(help="CSV file or URL to train on instead (, ; tab or |)")
+        str | None, typer.Option(help="CSV file or URL to train on instead (, ; tab or |)")
     ] = None,
     target: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="Target column of --data [default: 'target', else the last column]"),
     ] = None,
     test_size: Annotated[float, typer.Option(help="Share of rows held out for testing")] = 0.25,
@@ -163,7 +182,7 @@ def train(
     standardize: Annotated[
         bool, typer.Option(help="Scale features before ElasticNet (--no-standardize: raw)")
     ] = True,
-    run_name: Annotated[Optional[str], typer.Option(help="MLflow run name")] = None,
+    run_name: Annotated[str | None, typer.Option(help="MLflow run name")] = None,
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
@@ -188,7 +207,7 @@ def train(
     fmt = choose_format(fmt)
     tracking = _tracking(tracking_uri, experiment)
     total = len(alphas) * len(l1_ratios)
-    with user_errors(), _quiet_mlflow(), _progress(total) as on_progress:
+    with user_errors(), sigterm_interrupts(), _quiet_mlflow(), _progress(total) as on_progress:
         results = train_grid(alphas, l1_ratios, options, tracking, on_progress)
     records = [r.to_dict() for r in results]
     columns = [
@@ -198,20 +217,26 @@ def train(
         *METRIC_COLUMNS,
         Column("model_uri", lambda r: r["model_uri"]),
     ]
-    emit(records[0] if total == 1 else records, fmt, columns, title=f"Trained on {results[0].dataset}")
+    emit(
+        records[0] if total == 1 else records,
+        fmt,
+        columns,
+        title=f"Trained on {results[0].dataset}",
+    )
     if fmt is Format.table:
         info(
             f"[dim]Runs are in {tracking.uri} (experiment {results[0].experiment_name!r}). "
-            f"Next: mlt compare, mlt register; browse: mlflow ui --backend-store-uri {tracking.uri}[/]"
+            "Next: mlt compare, mlt register; "
+            f"browse: mlflow ui --backend-store-uri {tracking.uri}[/]"
         )
 
 
 @app.command()
 def compare(
     metric: Metric = "rmse",
-    top: Annotated[Optional[int], typer.Option("--top", "-n", help="Show the N best runs")] = None,
+    top: Annotated[int | None, typer.Option("--top", "-n", help="Show the N best runs")] = None,
     filter_string: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--filter", help="MLflow search filter, e.g. \"params.alpha = '0.5'\""),
     ] = None,
     show_all: Annotated[
@@ -230,9 +255,7 @@ def compare(
     fmt = choose_format(fmt)
     with user_errors(), _quiet_mlflow():
         runs = compare_runs(_tracking(tracking_uri, experiment), metric, top, filter_string)
-    names = (
-        sorted({p for r in runs for p in r.params}) if show_all else differing_params(runs)
-    )
+    names = sorted({p for r in runs for p in r.params}) if show_all else differing_params(runs)
     columns = [
         Column("run_id", lambda r: r["run_id"], no_wrap=True),
         Column("name", lambda r: r["run_name"]),
@@ -266,18 +289,19 @@ def _read_run_id(value: str) -> str:
 @app.command()
 def register(
     run: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--run", "-r", help="Run id to register, or - to read it from stdin"),
     ] = None,
     best: Annotated[
         bool, typer.Option("--best", help="Register the best run by --metric (the default)")
     ] = False,
     name: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--name", "-n", help="Registered model name [default: <dataset>-elasticnet]"),
     ] = None,
     alias: Annotated[
-        Optional[list[str]], typer.Option("--alias", "-a", help="Alias to point at the version (repeatable)")
+        list[str] | None,
+        typer.Option("--alias", "-a", help="Alias to point at the version (repeatable)"),
     ] = None,
     metric: Metric = "rmse",
     tracking_uri: TrackingUri = None,
@@ -314,7 +338,7 @@ def register(
 @app.command()
 def models(
     name: Annotated[
-        Optional[str], typer.Argument(help="Registered model name [default: every model]")
+        str | None, typer.Argument(help="Registered model name [default: every model]")
     ] = None,
     tracking_uri: TrackingUri = None,
     fmt: OutputFormat = None,
@@ -334,7 +358,7 @@ def models(
 @app.command()
 def serve(
     model: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--model",
             "-m",
@@ -351,7 +375,8 @@ def serve(
 
     Example: mlt serve --model models:/diabetes-elasticnet@champion --port 5001
     """
-    from .serving import DEFAULT_MODEL_URI, serve as run_server
+    from .serving import DEFAULT_MODEL_URI
+    from .serving import serve as run_server
 
     def ready(server: Any) -> None:
         version = server.version
@@ -379,7 +404,7 @@ def serve(
 @app.command()
 def predict(
     model: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--model", "-m", help="Model URI [default: models:/diabetes-elasticnet@champion]"
         ),
@@ -388,7 +413,7 @@ def predict(
         str, typer.Option("--input", "-i", help="CSV or JSON-lines file, or - for stdin")
     ] = "-",
     output: Annotated[
-        Optional[str], typer.Option("--output", "-o", help="Write here instead of stdout")
+        str | None, typer.Option("--output", "-o", help="Write here instead of stdout")
     ] = None,
     with_inputs: Annotated[
         bool, typer.Option("--with-inputs", help="Include the input columns in the output")
@@ -402,7 +427,8 @@ def predict(
 
     Example: cat rows.csv | mlt predict --model models:/diabetes-elasticnet@champion --input -
     """
-    from .serving import DEFAULT_MODEL_URI, predict as run_predict, read_rows
+    from .serving import DEFAULT_MODEL_URI, read_rows
+    from .serving import predict as run_predict
 
     if fmt is Format.table:
         raise typer.BadParameter("use csv, jsonl or json", param_hint="--format")
@@ -426,7 +452,8 @@ def _quiet_mlflow() -> Iterator[None]:
         yield
         return
     # MLflow sets its loggers' level from MLFLOW_LOGGING_LEVEL when first imported.
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    preset = os.environ.get("MLFLOW_LOGGING_LEVEL")
+    os.environ["MLFLOW_LOGGING_LEVEL"] = preset or "WARNING"
     logger = logging.getLogger("mlflow")
     level = logger.level
     logger.setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
@@ -437,6 +464,8 @@ def _quiet_mlflow() -> Iterator[None]:
             yield
         finally:
             logger.setLevel(level)
+            if preset is None:
+                os.environ.pop("MLFLOW_LOGGING_LEVEL", None)
 
 
 @contextlib.contextmanager
@@ -450,7 +479,10 @@ def _progress(total: int) -> Iterator[Any]:
     from .output import err_console
 
     with Progress(
-        TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
         console=err_console(),
         transient=True,
     ) as progress:

@@ -70,8 +70,7 @@ def compare_runs(
         raise InvalidParameterError(f"--top must be at least 1, got {top}")
     experiment_id = get_experiment_id(tracking)
     return [
-        summarize(run)
-        for run in _search(tracking, experiment_id, metric, top, filter_string or "")
+        summarize(run) for run in _search(tracking, experiment_id, metric, top, filter_string or "")
     ]
 
 

@@ -183,6 +183,8 @@ def sniff_delimiter(text: str) -> str:
     """The delimiter of a CSV text: the candidate that splits the header into the most
     fields, as long as the next lines agree (``,`` when nothing splits it)."""
     lines = [line for line in text.splitlines()[:20] if line.strip()]
+    if not lines:
+        return ","
     header, body = lines[0], lines[1:]
     best, best_fields = ",", 1
     for delimiter in _DELIMITERS:
@@ -202,9 +204,8 @@ def _validate(name: str, source: str, frame: pd.DataFrame, target: str | None) -
     if target is None:
         target = "target" if "target" in frame.columns else str(frame.columns[-1])
     if target not in frame.columns:
-        raise DataError(
-            f"target column {target!r} not found in {name}; columns: {', '.join(map(str, frame.columns))}"
-        )
+        columns = ", ".join(map(str, frame.columns))
+        raise DataError(f"target column {target!r} not found in {name}; columns: {columns}")
     features = [c for c in frame.columns if c != target]
     if not features:
         raise DataError(f"{name} has no feature columns besides the target {target!r}")

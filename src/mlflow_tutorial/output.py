@@ -49,7 +49,8 @@ def err_console():
 def out_console():
     from rich.console import Console
 
-    return Console(file=sys.stdout, soft_wrap=False)
+    # Off a terminal there is no width to respect: lay tables out at their natural width.
+    return Console(file=sys.stdout, soft_wrap=False, width=None if sys.stdout.isatty() else 250)
 
 
 def info(message: str) -> None:

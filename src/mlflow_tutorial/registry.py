@@ -83,7 +83,11 @@ def register_model(
     else:
         tags = {TAG_SOURCE_RUN: run_id}
         tags.update(
-            {f"{TAG_METRIC_PREFIX}{m}": str(run.data.metrics[m]) for m in METRICS if m in run.data.metrics}
+            {
+                f"{TAG_METRIC_PREFIX}{m}": str(run.data.metrics[m])
+                for m in METRICS
+                if m in run.data.metrics
+            }
         )
         tracking.activate()
         version = _call(mlflow.register_model, model_uri, name, tags=tags)
@@ -92,7 +96,9 @@ def register_model(
     return _info(_call(client.get_model_version, name, str(version.version)), created)
 
 
-def list_versions(tracking: Tracking | None = None, name: str | None = None) -> list[ModelVersionInfo]:
+def list_versions(
+    tracking: Tracking | None = None, name: str | None = None
+) -> list[ModelVersionInfo]:
     """Versions of one registered model (newest first), or of every registered model."""
     tracking = tracking or Tracking.resolve()
     client = tracking.client()
@@ -120,14 +126,21 @@ def resolve_version(tracking: Tracking, model_uri: str) -> ModelVersionInfo | No
     client = tracking.client()
     _get_registered_model(client, name)
     if alias:
-        mv = _lookup(client.get_model_version_by_alias, name, alias, what=f"alias {alias!r} of model {name!r}")
+        mv = _lookup(
+            client.get_model_version_by_alias,
+            name,
+            alias,
+            what=f"alias {alias!r} of model {name!r}",
+        )
     elif version == "latest":
         versions = _search_versions(client, f"name = '{_quote(name)}'")
         if not versions:
             raise ModelNotFoundError(f"registered model {name!r} has no versions")
         mv = max(versions, key=lambda v: int(v.version))
     else:
-        mv = _lookup(client.get_model_version, name, version, what=f"version {version} of model {name!r}")
+        mv = _lookup(
+            client.get_model_version, name, version, what=f"version {version} of model {name!r}"
+        )
     return _info(mv)
 
 

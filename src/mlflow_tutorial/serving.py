@@ -218,7 +218,9 @@ def predict(
         predicted = model.predict(features)
     except MlflowException as exc:
         raise DataError(f"the model rejected the input: {_first_line(exc)}") from exc
-    values = list(predicted.iloc[:, 0] if hasattr(predicted, "iloc") and predicted.ndim == 2 else predicted)
+    values = list(
+        predicted.iloc[:, 0] if hasattr(predicted, "iloc") and predicted.ndim == 2 else predicted
+    )
     result = pd.DataFrame({"prediction": values}, index=rows.index)
     return pd.concat([rows, result], axis=1) if with_inputs else result
 

@@ -8,12 +8,14 @@ loading, the split and MLflow's start-up cost.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import numbers
 import os
 import uuid
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,13 +73,17 @@ class TrainResult:
 ProgressCallback = Callable[[int, int, TrainResult], None]
 
 
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def validate_hyperparameters(alpha: float, l1_ratio: float) -> None:
     """Raise :class:`InvalidParameterError` unless alpha >= 0 and 0 <= l1_ratio <= 1."""
-    if not isinstance(alpha, int | float) or math.isnan(alpha) or not alpha >= 0:
+    if not _is_real(alpha) or math.isnan(alpha) or not alpha >= 0:
         raise InvalidParameterError(f"alpha must be >= 0, got {alpha}")
     if math.isinf(alpha):
         raise InvalidParameterError("alpha must be finite")
-    if not isinstance(l1_ratio, int | float) or not 0 <= l1_ratio <= 1:
+    if not _is_real(l1_ratio) or not 0 <= l1_ratio <= 1:
         raise InvalidParameterError(f"l1_ratio must be between 0 and 1, got {l1_ratio}")
 
 
@@ -110,13 +116,13 @@ def train_grid(
         raise InvalidParameterError("give at least one alpha and one l1_ratio")
     for alpha, l1_ratio in itertools.product(alphas, l1_ratios):
         validate_hyperparameters(alpha, l1_ratio)
+    alphas = [float(a) for a in alphas]
+    l1_ratios = [float(r) for r in l1_ratios]
     check_test_size(options.test_size)
     data = load_dataset(options.dataset, options.data, options.target)
     parts = split(data, options.test_size, options.random_state)
     points = list(itertools.product(alphas, l1_ratios))
     sweep_id = uuid.uuid4().hex[:12] if len(points) > 1 else None
-
-    import mlflow
 
     tracking.activate()
     outer_run_id = os.environ.pop(RUN_ID_ENV, None)
@@ -130,11 +136,13 @@ def train_grid(
             experiment = _set_experiment(tracking.experiment)
             where = (experiment.experiment_id, experiment.name)
             for i, (alpha, l1_ratio) in enumerate(points):
-                with mlflow.start_run(
+                with _tracked_run(
                     experiment_id=experiment.experiment_id,
                     run_name=_run_name(options.run_name, i, len(points)),
                 ) as run:
-                    result = _fit_and_log(run, where, alpha, l1_ratio, data, parts, options, sweep_id)
+                    result = _fit_and_log(
+                        run, where, alpha, l1_ratio, data, parts, options, sweep_id
+                    )
                 results.append(result)
                 if on_progress:
                     on_progress(i + 1, len(points), result)
@@ -157,7 +165,7 @@ def _train_in_project_run(
     import mlflow
 
     results = []
-    with mlflow.start_run(run_id=outer_run_id) as outer:
+    with _tracked_run(run_id=outer_run_id) as outer:
         experiment_id = outer.info.experiment_id
         where = (experiment_id, mlflow.get_experiment(experiment_id).name)
         if len(points) == 1:
@@ -180,7 +188,7 @@ def _train_in_project_run(
             return results
         mlflow.set_tags({TAG_SWEEP: sweep_id, TAG_VERSION: __version__, TAG_DATASET: data.name})
         for i, (alpha, l1_ratio) in enumerate(points):
-            with mlflow.start_run(
+            with _tracked_run(
                 nested=True, run_name=_run_name(options.run_name, i, len(points))
             ) as child:
                 result = _fit_and_log(child, where, alpha, l1_ratio, data, parts, options, sweep_id)
@@ -188,6 +196,19 @@ def _train_in_project_run(
             if on_progress:
                 on_progress(i + 1, len(points), result)
     return results
+
+
+@contextlib.contextmanager
+def _tracked_run(**kwargs: Any) -> Iterator[Any]:
+    """``mlflow.start_run``, but an interrupted run ends KILLED (failures end FAILED)."""
+    import mlflow
+
+    with mlflow.start_run(**kwargs) as run:
+        try:
+            yield run
+        except KeyboardInterrupt:
+            mlflow.end_run("KILLED")
+            raise
 
 
 def _set_experiment(name: str):
