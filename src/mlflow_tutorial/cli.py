@@ -142,7 +142,7 @@ def _metric(name: str):
     return lambda r: r.get("metrics", {}).get(name)
 
 
-METRIC_COLUMNS = [Column(m, _metric(m), "right") for m in ("rmse", "mae", "r2")]
+METRIC_COLUMNS = [Column(m, _metric(m), "right", no_wrap=True) for m in ("rmse", "mae", "r2")]
 
 
 @app.callback(invoke_without_command=True)
@@ -212,11 +212,16 @@ def train(
     records = [r.to_dict() for r in results]
     columns = [
         Column("run_id", lambda r: r["run_id"], no_wrap=True),
-        Column("alpha", _param("alpha"), "right"),
-        Column("l1_ratio", _param("l1_ratio"), "right"),
+        Column("alpha", _param("alpha"), "right", no_wrap=True),
+        Column("l1_ratio", _param("l1_ratio"), "right", no_wrap=True),
         *METRIC_COLUMNS,
-        Column("model_uri", lambda r: r["model_uri"]),
     ]
+    if total == 1:
+        columns[1:1] = [
+            Column("run_name", lambda r: r["run_name"]),
+            Column("experiment", lambda r: f"{r['experiment_name']} ({r['experiment_id']})"),
+        ]
+        columns.append(Column("model_uri", lambda r: r["model_uri"]))
     emit(
         records[0] if total == 1 else records,
         fmt,
@@ -258,11 +263,12 @@ def compare(
     names = sorted({p for r in runs for p in r.params}) if show_all else differing_params(runs)
     columns = [
         Column("run_id", lambda r: r["run_id"], no_wrap=True),
-        Column("name", lambda r: r["run_name"]),
-        *(Column(p, _param(p), "right") for p in names),
+        *(Column(p, _param(p), "right", no_wrap=True) for p in names),
         *METRIC_COLUMNS,
-        Column("status", lambda r: r["status"]),
     ]
+    if any(r.status != "FINISHED" for r in runs):
+        columns.append(Column("status", lambda r: r["status"], no_wrap=True))
+    columns.append(Column("name", lambda r: r["run_name"], no_wrap=True, max_width=24))
     emit([r.to_dict() for r in runs], fmt, columns, highlight_first=bool(runs))
 
 

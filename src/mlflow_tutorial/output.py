@@ -37,6 +37,7 @@ class Column:
     value: Callable[[dict[str, Any]], Any]
     justify: str = "left"
     no_wrap: bool = False
+    max_width: int | None = None
 
 
 def err_console():
@@ -78,6 +79,8 @@ def emit(
             sys.stdout.write(json.dumps(_jsonable(record)) + "\n")
     elif fmt is Format.csv:
         sys.stdout.write(to_csv(records))
+    elif isinstance(data, dict):
+        out_console().print(fields(data, columns, title))
     else:
         out_console().print(table(records, columns, title, highlight_first))
     sys.stdout.flush()
@@ -119,17 +122,34 @@ def table(
     from rich.table import Table
 
     grid = Table(title=title, header_style="bold", title_justify="left")
-    for column in columns:
+    cells = [[fmt_value(c.value(record)) for c in columns] for record in records]
+    for i, column in enumerate(columns):
+        widest = max((len(row[i]) for row in cells), default=0)
+        # Short no-wrap columns (ids, numbers) keep their width; the others give way.
+        keep = column.no_wrap and column.max_width is None
         grid.add_column(
             column.header,
             justify=column.justify,
-            overflow="fold",
+            overflow="ellipsis" if column.no_wrap else "fold",
             no_wrap=column.no_wrap,
-            min_width=len(column.header),
+            max_width=column.max_width,
+            min_width=max(len(column.header), widest if keep else 0),
         )
-    for i, record in enumerate(records):
+    for i, row in enumerate(cells):
         style = "bold green" if highlight_first and i == 0 else None
-        grid.add_row(*(fmt_value(c.value(record)) for c in columns), style=style)
+        grid.add_row(*row, style=style)
+    return grid
+
+
+def fields(record: dict[str, Any], columns: Sequence[Column], title: str | None = None):
+    """One result as a two-column table: a field a row."""
+    from rich.table import Table
+
+    grid = Table(title=title, show_header=False, title_justify="left")
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for column in columns:
+        grid.add_row(column.header, fmt_value(column.value(record)))
     return grid
 
 
