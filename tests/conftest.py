@@ -33,9 +33,7 @@ def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_store: Path
-) -> str:
+def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_store: Path) -> str:
     """Run in ``tmp_path`` with ``MLFLOW_TRACKING_URI`` pointing at a fresh SQLite store."""
     import mlflow
 
@@ -63,7 +61,9 @@ def write_csv(tmp_path: Path):
         rng = np.random.default_rng(0)
         x1 = rng.normal(size=rows)
         x2 = rng.uniform(0, 10, size=rows)
-        frame = pd.DataFrame({"x1": x1, "x2": x2, "y": 3 * x1 - 0.5 * x2 + rng.normal(0, 0.1, rows)})
+        frame = pd.DataFrame(
+            {"x1": x1, "x2": x2, "y": 3 * x1 - 0.5 * x2 + rng.normal(0, 0.1, rows)}
+        )
         for column, values in extra.items():
             frame[column] = values
         path = tmp_path / name

@@ -70,12 +70,26 @@ def test_register_is_idempotent_and_moves_aliases(runs):
 
 def test_register_run_from_stdin_with_name_and_aliases(runs):
     result = invoke(
-        "register", "--run", "-", "--name", "demo", "--alias", "staging", "--alias", "blue",
-        "--format", "json", input=f"{runs[1].run_id}\n",
+        "register",
+        "--run",
+        "-",
+        "--name",
+        "demo",
+        "--alias",
+        "staging",
+        "--alias",
+        "blue",
+        "--format",
+        "json",
+        input=f"{runs[1].run_id}\n",
     )
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
-    assert (out["name"], out["run_id"], out["aliases"]) == ("demo", runs[1].run_id, ["blue", "staging"])
+    assert (out["name"], out["run_id"], out["aliases"]) == (
+        "demo",
+        runs[1].run_id,
+        ["blue", "staging"],
+    )
     client = MlflowClient()
     assert client.get_model_version_by_alias("demo", "staging").run_id == runs[1].run_id
 
@@ -119,7 +133,10 @@ def test_resolve_version_forms(runs):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--run", "0123456789abcdef0123456789abcdef"], "run 0123456789abcdef0123456789abcdef not found"),
+        (
+            ["--run", "0123456789abcdef0123456789abcdef"],
+            "run 0123456789abcdef0123456789abcdef not found",
+        ),
         (["--run", "not-a-run"], "not a run id"),
     ],
 )

@@ -160,7 +160,9 @@ def payloads(rows: pd.DataFrame) -> dict[str, tuple[str, str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["dataframe_split", "dataframe_records", "instances", "inputs", "csv"])
+@pytest.mark.parametrize(
+    "kind", ["dataframe_split", "dataframe_records", "instances", "inputs", "csv"]
+)
 def test_served_predictions_equal_pyfunc(server, rows, expected, kind):
     url, _ = server
     body, content_type = payloads(rows)[kind]
@@ -203,12 +205,16 @@ def test_banner_curl_command_answers(server, store):
     body = json.loads(shlex.split(curl)[shlex.split(curl).index("-d") + 1])
     mlflow.set_tracking_uri(store)
     try:
-        frame = pd.DataFrame(body["dataframe_split"]["data"], columns=body["dataframe_split"]["columns"])
+        frame = pd.DataFrame(
+            body["dataframe_split"]["data"], columns=body["dataframe_split"]["columns"]
+        )
         local = list(mlflow.pyfunc.load_model(MODEL).predict(frame))
     finally:
         mlflow.set_tracking_uri(None)
     assert shutil.which("curl"), "curl is needed to run the printed command"
-    answer = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True)
+    answer = subprocess.run(
+        ["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True
+    )
     np.testing.assert_allclose(json.loads(answer.stdout)["predictions"], local, rtol=1e-9)
     assert len(local) == 2
 
@@ -252,8 +258,17 @@ def test_mlflow_models_serve_gives_the_same_answers(store, rows, expected, tmp_p
     port = free_port()
     proc = start(
         [
-            os.path.join(BIN, "mlflow"), "models", "serve", "-m", MODEL,
-            "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),
+            os.path.join(BIN, "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            MODEL,
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
         ],
         store,
         tmp_path / "stderr.log",
@@ -273,7 +288,10 @@ def test_serve_unknown_model_is_one_line_error(store):
     port = str(free_port())
     for model, message in [
         ("models:/nope@champion", "registered model 'nope' not found"),
-        ("models:/diabetes-elasticnet@gold", "alias 'gold' of model 'diabetes-elasticnet' not found"),
+        (
+            "models:/diabetes-elasticnet@gold",
+            "alias 'gold' of model 'diabetes-elasticnet' not found",
+        ),
         ("models:/m-0123456789abcdef0123456789abcdef", "cannot load model"),
     ]:
         result = runner.invoke(app, ["serve", "-m", model, "-p", port, "-t", store])
@@ -328,7 +346,9 @@ def test_predict_integer_csv_and_json_lines_from_stdin(store, rows, expected):
         want = mlflow.pyfunc.load_model(MODEL).predict(whole.astype(float))
     finally:
         mlflow.set_tracking_uri(None)
-    result = runner.invoke(app, ["predict", "-m", MODEL, "-t", store], input=whole.to_csv(index=False))
+    result = runner.invoke(
+        app, ["predict", "-m", MODEL, "-t", store], input=whole.to_csv(index=False)
+    )
     assert result.exit_code == 0, result.stderr
     np.testing.assert_allclose([float(v) for v in result.stdout.split()[1:]], want)
 
@@ -346,7 +366,11 @@ def test_predict_in_a_shell_pipeline(store, rows, expected, tmp_path):
     path = tmp_path / "rows.csv"
     rows.to_csv(path, index=False)
     done = subprocess.run(
-        ["bash", "-c", f"cat {shlex.quote(str(path))} | mlt predict --model {MODEL} --input - --format csv"],
+        [
+            "bash",
+            "-c",
+            f"cat {shlex.quote(str(path))} | mlt predict --model {MODEL} --input - --format csv",
+        ],
         capture_output=True,
         text=True,
         env=server_env(store),

@@ -376,6 +376,26 @@ def test_single_point_inside_a_project_run_logs_into_it(
     assert len(all_runs(isolated_store)) == 1
 
 
+def test_params_already_logged_by_mlflow_run_are_kept(
+    isolated_store: str, write_csv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mlflow run` logs the entry point's params first (alpha=1 as "1"); MLflow refuses to
+    change a logged param, so mlt must not log those keys again."""
+    client = MlflowClient(tracking_uri=isolated_store)
+    outer = client.create_run(client.create_experiment("project"))
+    client.log_param(outer.info.run_id, "alpha", "1")
+    client.log_param(outer.info.run_id, "data_file", "''")
+    monkeypatch.setenv("MLFLOW_RUN_ID", outer.info.run_id)
+
+    result = training.train(1.0, 0.5, TrainOptions(data=str(write_csv())))
+
+    run = client.get_run(outer.info.run_id)
+    assert result.run_id == outer.info.run_id
+    assert run.info.status == "FINISHED"
+    assert run.data.params["alpha"] == "1"
+    assert run.data.params["n_rows"] == "40" and run.data.params["target"] == "y"
+
+
 def test_interrupt_after_the_run_started_marks_it_killed(
     isolated_store: str, write_csv, monkeypatch: pytest.MonkeyPatch
 ) -> None:

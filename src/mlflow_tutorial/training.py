@@ -15,7 +15,7 @@ import numbers
 import os
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -170,18 +170,19 @@ def _train_in_project_run(
         where = (experiment_id, mlflow.get_experiment(experiment_id).name)
         if len(points) == 1:
             alpha, l1_ratio = points[0]
-            # `mlflow run` has already logged the entry point's parameters as typed and
-            # shell-quoted (alpha=1 reads "1", an empty target "''"), and MLflow refuses to
-            # change a logged param: log only the params the run does not have yet.
-            from unittest import mock
-
-            given, log_params = outer.data.params, mlflow.log_params
-
-            def log_new_params(params: dict[str, Any]) -> None:
-                log_params({k: v for k, v in params.items() if k not in given})
-
-            with mock.patch.object(mlflow, "log_params", log_new_params):
-                result = _fit_and_log(outer, where, alpha, l1_ratio, data, parts, options, None)
+            # `mlflow run` has already logged the entry point's parameters, typed and
+            # shell-quoted (alpha=1 reads "1"); MLflow never changes a logged param.
+            result = _fit_and_log(
+                outer,
+                where,
+                alpha,
+                l1_ratio,
+                data,
+                parts,
+                options,
+                None,
+                logged_params=outer.data.params,
+            )
             results.append(result)
             if on_progress:
                 on_progress(1, 1, results[0])
@@ -275,7 +276,10 @@ def _fit_and_log(
     parts: Split,
     options: TrainOptions,
     sweep_id: str | None,
+    logged_params: Mapping[str, str] | None = None,
 ) -> TrainResult:
+    """Fit, evaluate and log one point into ``run``. Keys of ``logged_params`` (params the
+    run already has) are not logged again."""
     import mlflow
     import mlflow.data
     import mlflow.sklearn
@@ -299,7 +303,7 @@ def _fit_and_log(
     if sweep_id:
         tags[TAG_SWEEP] = sweep_id
 
-    mlflow.log_params(params)
+    mlflow.log_params({k: v for k, v in params.items() if k not in (logged_params or {})})
     mlflow.set_tags(tags)
     with warnings.catch_warnings():
         # "source can be interpreted in multiple ways": both readings are the same class.
