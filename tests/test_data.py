@@ -335,3 +335,34 @@ def test_split_refuses_bad_test_size(write_csv, test_size: float) -> None:
 )
 def test_dataset_name_from(path: str, name: str) -> None:
     assert data.dataset_name_from(path) == name
+
+
+@pytest.fixture
+def http_dir(tmp_path: Path):
+    """A real HTTP server on 127.0.0.1 serving ``tmp_path``; yields its base URL."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_url(write_csv, http_dir: str) -> None:
+    write_csv("remote.csv", sep=";")
+    loaded = data.load_dataset(path=f"{http_dir}/remote.csv", target="y")
+    assert (loaded.name, loaded.source, loaded.n_rows) == ("remote", f"{http_dir}/remote.csv", 40)
+    assert loaded.features == ["x1", "x2"]
+
+
+def test_http_url_not_found_is_one_line(http_dir: str) -> None:
+    with pytest.raises(DataError, match=r"^cannot download http://127\.0\.0\.1:\d+/nope\.csv: "):
+        data.load_dataset(path=f"{http_dir}/nope.csv")

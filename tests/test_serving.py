@@ -380,3 +380,20 @@ def test_predict_in_a_shell_pipeline(store, rows, expected, tmp_path):
     lines = done.stdout.strip().splitlines()
     assert lines[0] == "prediction"
     np.testing.assert_allclose([float(v) for v in lines[1:]], expected, rtol=1e-9)
+
+
+def test_predict_accepts_every_model_uri_form(store, rows, expected):
+    client = mlflow.MlflowClient(tracking_uri=store)
+    version = client.get_model_version_by_alias("diabetes-elasticnet", "champion")
+    for uri in (
+        "models:/diabetes-elasticnet/1",
+        "models:/diabetes-elasticnet/latest",
+        version.source,  # models:/m-...
+        f"runs:/{version.run_id}/model",
+    ):
+        result = runner.invoke(
+            app, ["predict", "-m", uri, "-t", store, "-f", "json"], input=rows.to_csv(index=False)
+        )
+        assert result.exit_code == 0, (uri, result.stderr)
+        predictions = [r["prediction"] for r in json.loads(result.stdout)]
+        np.testing.assert_allclose(predictions, expected, rtol=1e-9, err_msg=uri)

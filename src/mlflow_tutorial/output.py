@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 
 class Format(str, Enum):
@@ -35,7 +35,7 @@ def choose_format(requested: Format | None) -> Format:
 class Column:
     header: str
     value: Callable[[dict[str, Any]], Any]
-    justify: str = "left"
+    justify: Literal["left", "center", "right"] = "left"
     no_wrap: bool = False
     max_width: int | None = None
 

@@ -281,8 +281,8 @@ def _fit_and_log(
     """Fit, evaluate and log one point into ``run``. Keys of ``logged_params`` (params the
     run already has) are not logged again."""
     import mlflow
-    import mlflow.data
     import mlflow.sklearn
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.models import infer_signature
 
     model = build_pipeline(alpha, l1_ratio, options.standardize, options.random_state)
@@ -308,7 +308,7 @@ def _fit_and_log(
     with warnings.catch_warnings():
         # "source can be interpreted in multiple ways": both readings are the same class.
         warnings.simplefilter("ignore", UserWarning)
-        dataset_input = mlflow.data.from_pandas(
+        dataset_input = from_pandas(
             data.frame, source=data.source, targets=data.target, name=data.name
         )
     mlflow.log_input(dataset_input, context="training")
