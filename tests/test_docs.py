@@ -1,0 +1,25 @@
+"""The README documents every command and option the CLI really has."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer.main
+
+from mlflow_tutorial.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_mentions_every_command_and_option() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    group = typer.main.get_command(app)
+    missing = []
+    for name, command in group.commands.items():
+        if f"mlt {name}" not in readme:
+            missing.append(f"mlt {name}")
+        for param in command.params:
+            for option in [*param.opts, *param.secondary_opts]:
+                if option.startswith("--") and option not in {"--help"} and option not in readme:
+                    missing.append(f"mlt {name} {option}")
+    assert not missing, f"not in README.md: {', '.join(missing)}"
