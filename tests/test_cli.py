@@ -440,3 +440,20 @@ def test_train_failure_after_start_leaves_no_running_run(
     assert result.stdout == ""
     assert stderr_lines(result) == ["Error: interrupted"]
     assert [r.info.status for r in all_runs(isolated_store)] == ["KILLED"]
+
+
+@pytest.mark.parametrize("command", [["train"], ["compare"], ["register"], ["models"]])
+def test_unreachable_tracking_server_is_one_line_error(command: list[str]) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port on which nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    result = runner.invoke(app, [*command, "--tracking-uri", uri])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"Error: cannot reach the tracking server at {uri}: ")
+    assert "refused" in lines[0].lower()
+    assert result.stdout == ""

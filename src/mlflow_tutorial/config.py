@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -37,10 +38,33 @@ class Tracking:
         """Point MLflow's fluent API and clients at this store (called when work starts)."""
         import mlflow
 
+        check_reachable(self.uri)
         mlflow.set_tracking_uri(self.uri)
 
     def client(self):
         """An ``MlflowClient`` for this store."""
         from mlflow import MlflowClient
 
+        check_reachable(self.uri)
         return MlflowClient(tracking_uri=self.uri)
+
+
+@functools.lru_cache(maxsize=16)
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """For an ``http(s)://`` tracking server, fail at once with a clear message when nothing
+    answers, instead of waiting out MLflow's retries (minutes). Other URIs pass through."""
+    if not uri.lower().startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    from .errors import TrackingError
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):  # noqa: S310
+            return
+    except urllib.error.HTTPError:
+        return  # something answers (a proxy or an older server without /health): let MLflow try
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise TrackingError(f"cannot reach the tracking server at {uri}: {reason}") from exc
