@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "mlt"
@@ -38,15 +41,61 @@ class Tracking:
         """Point MLflow's fluent API and clients at this store (called when work starts)."""
         import mlflow
 
-        check_reachable(self.uri)
+        prepare_store(self.uri)
         mlflow.set_tracking_uri(self.uri)
 
     def client(self):
         """An ``MlflowClient`` for this store."""
         from mlflow import MlflowClient
 
-        check_reachable(self.uri)
+        prepare_store(self.uri)
         return MlflowClient(tracking_uri=self.uri)
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of an ``sqlite:///`` URI (None for other stores and in-memory)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Serialize store set-up between processes sharing one SQLite file.
+
+    Several processes creating MLflow's schema in a new SQLite file at once crash; they also
+    race to create the same experiment. An advisory ``flock`` on the database file itself
+    (SQLite uses other, independent POSIX locks) makes them take turns. Other stores pass.
+    """
+    path = sqlite_path(uri)
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX
+        fcntl = None  # type: ignore[assignment]
+    if path is None or fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@functools.lru_cache(maxsize=16)
+def prepare_store(uri: str) -> None:
+    """Once per process and store: fail fast on an unreachable server, and create an SQLite
+    store's schema under :func:`store_lock`."""
+    check_reachable(uri)
+    if sqlite_path(uri) is None:
+        return
+    from mlflow import MlflowClient
+
+    with store_lock(uri):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
 
 
 @functools.lru_cache(maxsize=16)

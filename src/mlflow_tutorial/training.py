@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .config import Tracking
+from .config import Tracking, store_lock
 from .data import DEFAULT_DATASET, Dataset, Split, check_test_size, load_dataset, split
 from .errors import InvalidParameterError, TrackingError
 
@@ -133,7 +133,7 @@ def train_grid(
                 outer_run_id, points, data, parts, options, sweep_id, on_progress
             )
         else:
-            experiment = _set_experiment(tracking.experiment)
+            experiment = _set_experiment(tracking)
             where = (experiment.experiment_id, experiment.name)
             for i, (alpha, l1_ratio) in enumerate(points):
                 with _tracked_run(
@@ -212,13 +212,15 @@ def _tracked_run(**kwargs: Any) -> Iterator[Any]:
             raise
 
 
-def _set_experiment(name: str):
+def _set_experiment(tracking: Tracking):
     import mlflow
     from mlflow.exceptions import MlflowException
 
     try:
-        return mlflow.set_experiment(name)
+        with store_lock(tracking.uri):  # parallel trainers would race to create it
+            return mlflow.set_experiment(tracking.experiment)
     except MlflowException as exc:
+        name = tracking.experiment
         raise TrackingError(f"cannot use experiment {name!r}: {_first_line(exc)}") from exc
 
 
