@@ -116,13 +116,16 @@ def post(url: str, body: bytes | str, content_type: str = "application/json") ->
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def start(args: list[str], store: str, log: Path) -> subprocess.Popen:
+def start(args: list[str], store: str, log: Path, tmpdir: Path | None = None) -> subprocess.Popen:
+    env = server_env(store)
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     with open(log, "wb") as handle:
         return subprocess.Popen(
             args,
             stdout=subprocess.DEVNULL,
             stderr=handle,
-            env=server_env(store),
+            env=env,
             start_new_session=True,
         )
 
@@ -220,12 +223,17 @@ def test_banner_curl_command_answers(server, store):
 
 
 @pytest.mark.slow
-def test_workers_and_sigterm(store, rows, expected, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_stops_cleanly(store, rows, expected, tmp_path, workers):
+    """SIGTERM: exit 0, no process of the group left, the downloaded model removed."""
     port = free_port()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     proc = start(
-        [sys.executable, "-m", "mlflow_tutorial", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "mlflow_tutorial", "serve", "--port", str(port), "-w", str(workers)],
         store,
         tmp_path / "stderr.log",
+        tmpdir=scratch,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -239,6 +247,7 @@ def test_workers_and_sigterm(store, rows, expected, tmp_path):
     assert group_gone(proc.pid), subprocess.run(
         ["ps", "-o", "pid,args", "-g", str(proc.pid)], capture_output=True, text=True
     ).stdout
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("mlt-")] == []
 
 
 def group_gone(pgid: int, timeout: float = 15) -> bool:

@@ -451,9 +451,29 @@ def predict(
         emit(records, fmt, [])
 
 
+# With an http:// tracking URI MLflow writes "View run ... at: URL" to stdout when a run
+# ends, which would break `mlt train --format json | jq`; stdout is for results only.
+NO_RUN_LINKS_ENV = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+
+
 @contextlib.contextmanager
 def _quiet_mlflow() -> Iterator[None]:
-    """Keep MLflow's INFO chatter and library warnings out of the way (MLT_DEBUG shows them)."""
+    """Keep MLflow's INFO chatter and library warnings out of the way (MLT_DEBUG shows them),
+    and MLflow's run links off stdout (always)."""
+    links = os.environ.get(NO_RUN_LINKS_ENV)
+    os.environ[NO_RUN_LINKS_ENV] = "true"
+    try:
+        with _quiet_mlflow_logs():
+            yield
+    finally:
+        if links is None:
+            os.environ.pop(NO_RUN_LINKS_ENV, None)
+        else:
+            os.environ[NO_RUN_LINKS_ENV] = links
+
+
+@contextlib.contextmanager
+def _quiet_mlflow_logs() -> Iterator[None]:
     if os.environ.get(DEBUG_ENV):
         yield
         return

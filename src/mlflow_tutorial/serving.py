@@ -7,13 +7,15 @@ MLflow's: GET /ping, /health, /version; POST /invocations.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import shutil
+import signal
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -150,21 +152,50 @@ def serve(
         info = ServerInfo(url, model_uri, version, example_request(model, path), workers)
         if on_ready:
             on_ready(info)
-        if workers == 1:
-            uvicorn.run(build_app(model), host=host, port=port, log_level=log_level)
-        else:
-            # Worker processes import MLflow's own app module, which loads the model from here.
-            del model
-            os.environ[_SERVER_MODEL_PATH] = path
-            uvicorn.run(
-                "mlflow.pyfunc.scoring_server.app:app",
-                host=host,
-                port=port,
-                workers=workers,
-                log_level=log_level,
-            )
+        with _stop_signals_end_serving():
+            if workers == 1:
+                uvicorn.run(build_app(model), host=host, port=port, log_level=log_level)
+            else:
+                # Worker processes import MLflow's own app module, which loads the model
+                # from here.
+                del model
+                os.environ[_SERVER_MODEL_PATH] = path
+                uvicorn.run(
+                    "mlflow.pyfunc.scoring_server.app:app",
+                    host=host,
+                    port=port,
+                    workers=workers,
+                    log_level=log_level,
+                )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _stop_signals_end_serving() -> Iterator[None]:
+    """Ctrl-C and SIGTERM end serving normally, so the caller's clean-up runs.
+
+    uvicorn shuts down gracefully on either signal, then raises it again with the handler it
+    found installed; with Python's defaults SIGTERM would kill the process before any
+    ``finally`` runs. Here that second delivery (or a signal during start-up) ends up as a
+    KeyboardInterrupt that is caught: serving is over and ``serve`` returns.
+    """
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals to the caller
+        yield
+        return
+    try:
+        yield
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # ---------------------------------------------------------------- batch prediction
@@ -209,10 +240,11 @@ def predict(
     import pandas as pd
     from mlflow.exceptions import MlflowException
 
-    tracking = tracking or Tracking.resolve()
-    resolve_version(tracking, model_uri)  # clear errors for unknown names and aliases
-    tracking.activate()
-    model = load_model(model_uri)
+    # The model is downloaded into a folder of our own and removed afterwards (loading a
+    # remote URI directly leaves a copy in the temporary directory on every call).
+    with tempfile.TemporaryDirectory(prefix="mlt-predict-") as folder:
+        path, _ = download_model(model_uri, folder, tracking)
+        model = load_model(path)
     features = _model_inputs(model, rows)
     try:
         predicted = model.predict(features)
