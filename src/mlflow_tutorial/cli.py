@@ -528,7 +528,17 @@ def _progress(total: int) -> Iterator[Any]:
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    finally:
+        # Once a command is done, tearing down the objects of MLflow, scikit-learn and pandas
+        # costs the interpreter a second or more. Their work is flushed by now (runs are
+        # committed, output written), so exclude them from the final garbage collection.
+        with contextlib.suppress(OSError):  # a closed pipe (`mlt ... | head`)
+            sys.stdout.flush()
+        import gc
+
+        gc.freeze()
 
 
 if __name__ == "__main__":
