@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__
-from .errors import MltError
+from .errors import MltError, first_line
 from .output import Column, Format, choose_format, emit, error, info
 
 DEBUG_ENV = "MLT_DEBUG"
@@ -86,8 +86,7 @@ def user_errors() -> Iterator[None]:
     except Exception as exc:  # MLflow's own errors about stores and URIs
         if debug or type(exc).__name__ not in {"MlflowException", "RestException"}:
             raise
-        text = str(getattr(exc, "message", "") or exc).strip()
-        error(text.splitlines()[0] if text else type(exc).__name__)
+        error(first_line(exc))
         raise typer.Exit(1) from None
 
 

@@ -155,12 +155,12 @@ def _call(fn, *args, **kwargs):
     """Call MLflow, turning its errors about bad input into mlt's own."""
     from mlflow.exceptions import MlflowException
 
-    from .errors import TrackingError
+    from .errors import TrackingError, first_line
 
     try:
         return fn(*args, **kwargs)
     except MlflowException as exc:
-        message = str(exc.message).strip().splitlines()[0] if exc.message else str(exc)
+        message = first_line(exc)
         if exc.error_code == "INVALID_PARAMETER_VALUE":
             raise InvalidParameterError(message) from exc
         raise TrackingError(message) from exc

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import DataError, InvalidParameterError
+from .errors import DataError, InvalidParameterError, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,8 +154,7 @@ def _read_csv(path: str) -> tuple[str, str, pd.DataFrame]:
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot parse {path} as CSV: {first}") from exc
+        raise DataError(f"cannot parse {path} as CSV: {first_line(exc)}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     return dataset_name_from(path), source, frame
 

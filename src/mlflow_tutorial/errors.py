@@ -40,3 +40,10 @@ class ModelNotFoundError(MltError):
 
 class TrackingError(MltError):
     """The tracking store or server cannot be reached or refused the request."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (MLflow's ``message`` when it has one), for
+    one-line errors; the exception's type name when the message is empty."""
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

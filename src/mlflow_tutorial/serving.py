@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .config import Tracking
 from .data import sniff_delimiter
-from .errors import DataError, InvalidParameterError, ModelNotFoundError
+from .errors import DataError, InvalidParameterError, ModelNotFoundError, first_line
 from .registry import DEFAULT_ALIAS, ModelVersionInfo, default_model_name, resolve_version
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def download_model(
     try:
         path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=destination)
     except (MlflowException, OSError) as exc:
-        raise ModelNotFoundError(f"cannot load model {model_uri}: {_first_line(exc)}") from exc
+        raise ModelNotFoundError(f"cannot load model {model_uri}: {first_line(exc)}") from exc
     if not os.path.exists(os.path.join(path, "MLmodel")):
         raise ModelNotFoundError(f"no MLflow model at {model_uri} (no MLmodel file)")
     return path, version
@@ -87,7 +87,7 @@ def load_model(path_or_uri: str) -> Any:
     try:
         return mlflow.pyfunc.load_model(path_or_uri)
     except (MlflowException, OSError) as exc:
-        raise ModelNotFoundError(f"cannot load model {path_or_uri}: {_first_line(exc)}") from exc
+        raise ModelNotFoundError(f"cannot load model {path_or_uri}: {first_line(exc)}") from exc
 
 
 def build_app(model: Any) -> Any:
@@ -225,8 +225,7 @@ def read_rows(source: str | IO[str]) -> pd.DataFrame:
             return pd.read_json(io.StringIO(text), lines=True)
         return pd.read_csv(io.StringIO(text), sep=sniff_delimiter(text))
     except (ValueError, pd.errors.ParserError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot parse {label} as CSV or JSON lines: {first}") from exc
+        raise DataError(f"cannot parse {label} as CSV or JSON lines: {first_line(exc)}") from exc
 
 
 def predict(
@@ -249,7 +248,7 @@ def predict(
     try:
         predicted = model.predict(features)
     except MlflowException as exc:
-        raise DataError(f"the model rejected the input: {_first_line(exc)}") from exc
+        raise DataError(f"the model rejected the input: {first_line(exc)}") from exc
     values = list(
         predicted.iloc[:, 0] if hasattr(predicted, "iloc") and predicted.ndim == 2 else predicted
     )
@@ -276,8 +275,3 @@ def _model_inputs(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
         if ("double" in kind or "float" in kind) and pd.api.types.is_integer_dtype(column):
             features[spec.name] = column.astype("float64")
     return features
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", "") or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .config import Tracking, store_lock
 from .data import DEFAULT_DATASET, Dataset, Split, check_test_size, load_dataset, split
-from .errors import InvalidParameterError, TrackingError
+from .errors import InvalidParameterError, TrackingError, first_line
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -221,7 +221,7 @@ def _set_experiment(tracking: Tracking):
             return mlflow.set_experiment(tracking.experiment)
     except MlflowException as exc:
         name = tracking.experiment
-        raise TrackingError(f"cannot use experiment {name!r}: {_first_line(exc)}") from exc
+        raise TrackingError(f"cannot use experiment {name!r}: {first_line(exc)}") from exc
 
 
 def _run_name(base: str | None, index: int, total: int) -> str | None:
@@ -343,8 +343,3 @@ def _fit_and_log(
 
 def _parent_of(run: Any) -> str | None:
     return run.data.tags.get("mlflow.parentRunId")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
