@@ -84,10 +84,15 @@ def user_errors() -> Iterator[None]:
         error("interrupted")
         raise typer.Exit(130) from None
     except Exception as exc:  # MLflow's own errors about stores and URIs
-        if debug or type(exc).__name__ not in {"MlflowException", "RestException"}:
+        if debug or not _is_mlflow_error(exc):
             raise
         error(first_line(exc))
         raise typer.Exit(1) from None
+
+
+def _is_mlflow_error(exc: BaseException) -> bool:
+    mlflow_exceptions = sys.modules.get("mlflow.exceptions")
+    return mlflow_exceptions is not None and isinstance(exc, mlflow_exceptions.MlflowException)
 
 
 @contextlib.contextmanager
@@ -177,7 +182,9 @@ def train(
         typer.Option(help="Target column of --data [default: 'target', else the last column]"),
     ] = None,
     test_size: Annotated[float, typer.Option(help="Share of rows held out for testing")] = 0.25,
-    random_state: Annotated[int, typer.Option(help="Seed for the split and the model")] = 42,
+    random_state: Annotated[
+        int, typer.Option(min=0, max=2**32 - 1, help="Seed for the split and the model")
+    ] = 42,
     standardize: Annotated[
         bool, typer.Option(help="Scale features before ElasticNet (--no-standardize: raw)")
     ] = True,
@@ -229,9 +236,10 @@ def train(
     )
     if fmt is Format.table:
         info(
-            f"[dim]Runs are in {tracking.uri} (experiment {results[0].experiment_name!r}). "
+            f"Runs are in {tracking.uri} (experiment {results[0].experiment_name!r}). "
             "Next: mlt compare, mlt register; "
-            f"browse: mlflow ui --backend-store-uri {tracking.uri}[/]"
+            f"browse: mlflow ui --backend-store-uri {tracking.uri}",
+            style="dim",
         )
 
 
@@ -335,8 +343,9 @@ def register(
     if fmt is Format.table:
         state = "Registered" if version.created else "Already registered;"
         info(
-            f"[dim]{state} {version.name} version {version.version}. "
-            f"Next: mlt serve --model {version.model_uri}[/]"
+            f"{state} {version.name} version {version.version}. "
+            f"Next: mlt serve --model {version.model_uri}",
+            style="dim",
         )
 
 
@@ -386,7 +395,7 @@ def serve(
     def ready(server: Any) -> None:
         version = server.version
         resolved = f" = {version.name} version {version.version}" if version else ""
-        info(f"[bold]Serving[/] {server.model_uri}{resolved} at [bold]{server.url}[/]")
+        info(f"Serving {server.model_uri}{resolved} at {server.url}", style="bold")
         if version:
             info(f"  source: {version.source} (run {version.run_id})")
         info(f"  workers: {server.workers}; stop with Ctrl-C")
@@ -443,11 +452,15 @@ def predict(
             model or DEFAULT_MODEL_URI, rows, _tracking(tracking_uri, None), with_inputs
         )
     records = result.to_dict(orient="records")
-    if output:
+    if not output:
+        emit(records, fmt, [])
+        return
+    try:
         with open(output, "w", encoding="utf-8") as handle, contextlib.redirect_stdout(handle):
             emit(records, fmt, [])
-    else:
-        emit(records, fmt, [])
+    except OSError as exc:
+        error(f"cannot write {output}: {exc.strerror or exc}")
+        raise typer.Exit(1) from None
 
 
 # With an http:// tracking URI MLflow writes "View run ... at: URL" to stdout when a run

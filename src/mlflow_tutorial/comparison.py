@@ -7,7 +7,7 @@ Sorting and limiting are pushed down to MLflow's ``search_runs`` (``order_by`` a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,12 +34,9 @@ class RunSummary:
     dataset: str | None = None
     sweep_id: str | None = None
     model_uri: str | None = None
-    tags: dict[str, str] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("tags")
-        return data
+        return asdict(self)
 
 
 def sort_direction(metric: str) -> str:
@@ -69,9 +66,15 @@ def compare_runs(
     if top is not None and top < 1:
         raise InvalidParameterError(f"--top must be at least 1, got {top}")
     experiment_id = get_experiment_id(tracking)
-    return [
+    runs = [
         summarize(run) for run in _search(tracking, experiment_id, metric, top, filter_string or "")
     ]
+    if runs and not any(metric in run.metrics for run in runs):
+        seen = sorted({name for run in runs for name in run.metrics})
+        raise InvalidParameterError(
+            f"no run has metric {metric!r}; metrics found: {', '.join(seen) or 'none'}"
+        )
+    return runs
 
 
 def best_run(
@@ -119,12 +122,11 @@ def summarize(run: Any) -> RunSummary:
         dataset=tags.get(TAG_DATASET),
         sweep_id=tags.get(TAG_SWEEP),
         model_uri=tags.get(TAG_MODEL_URI),
-        tags=dict(tags),
     )
 
 
 def _check_metric(metric: str) -> None:
-    if not metric or not metric.replace("_", "").replace(".", "").isalnum():
+    if not metric or "`" in metric or not metric.isprintable():
         raise InvalidParameterError(f"invalid metric name {metric!r}")
 
 

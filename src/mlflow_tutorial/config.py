@@ -93,9 +93,16 @@ def prepare_store(uri: str) -> None:
     if sqlite_path(uri) is None:
         return
     from mlflow import MlflowClient
+    from sqlalchemy.exc import SQLAlchemyError
 
-    with store_lock(uri):
-        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    from .errors import TrackingError, first_line
+
+    try:
+        with store_lock(uri):
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except (OSError, SQLAlchemyError) as exc:
+        reason = getattr(exc, "strerror", None) or first_line(getattr(exc, "orig", None) or exc)
+        raise TrackingError(f"cannot open the tracking store {uri}: {reason}") from exc
 
 
 @functools.lru_cache(maxsize=16)

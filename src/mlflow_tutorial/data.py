@@ -7,6 +7,7 @@ used instead; its delimiter (``,``, ``;``, tab or ``|``) is detected.
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 import re
@@ -147,10 +148,17 @@ def _read_csv(path: str) -> tuple[str, str, pd.DataFrame]:
         except OSError as exc:
             raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
         source = str(file.resolve())
+    if b"\x00" in raw[:8192]:
+        raise DataError(f"{path} is not a text CSV file")
     text = _decode(raw)
     if not text.strip():
         raise DataError(f"data file is empty: {path}")
     delimiter = sniff_delimiter(text)
+    header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=delimiter), [])
+    names = [name.strip() for name in header]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise DataError(f"duplicate column names in {path}: {', '.join(duplicates)}")
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
@@ -221,6 +229,8 @@ def _validate(name: str, source: str, frame: pd.DataFrame, target: str | None) -
         frame[target]
     ):
         raise DataError(f"target column {target!r} must be numeric, it is {frame[target].dtype}")
+    if frame[target].nunique(dropna=True) < 2:
+        raise DataError(f"target column {target!r} is constant in {name}: nothing to learn")
     missing = frame.isna().sum()
     missing = missing[missing > 0]
     if len(missing):

@@ -54,8 +54,9 @@ def out_console():
     return Console(file=sys.stdout, soft_wrap=False, width=None if sys.stdout.isatty() else 250)
 
 
-def info(message: str) -> None:
-    err_console().print(message, highlight=False)
+def info(message: str, style: str | None = None) -> None:
+    """A message for people on stderr: plain text (names may hold brackets), one style."""
+    err_console().print(message, style=style, markup=False, highlight=False)
 
 
 def error(message: str) -> None:
@@ -120,8 +121,9 @@ def table(
     highlight_first: bool = False,
 ):
     from rich.table import Table
+    from rich.text import Text
 
-    grid = Table(title=title, header_style="bold", title_justify="left")
+    grid = Table(title=title and Text(title), header_style="bold", title_justify="left")
     cells = [[fmt_value(c.value(record)) for c in columns] for record in records]
     for i, column in enumerate(columns):
         widest = max((len(row[i]) for row in cells), default=0)
@@ -137,19 +139,20 @@ def table(
         )
     for i, row in enumerate(cells):
         style = "bold green" if highlight_first and i == 0 else None
-        grid.add_row(*row, style=style)
+        grid.add_row(*(Text(cell) for cell in row), style=style)
     return grid
 
 
 def fields(record: dict[str, Any], columns: Sequence[Column], title: str | None = None):
     """One result as a two-column table: a field a row."""
     from rich.table import Table
+    from rich.text import Text
 
-    grid = Table(title=title, show_header=False, title_justify="left")
+    grid = Table(title=title and Text(title), show_header=False, title_justify="left")
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     for column in columns:
-        grid.add_row(column.header, fmt_value(column.value(record)))
+        grid.add_row(Text(column.header), Text(fmt_value(column.value(record))))
     return grid
 
 

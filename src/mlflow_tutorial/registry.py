@@ -13,7 +13,7 @@ from typing import Any
 
 from .comparison import METRICS, _call, best_run
 from .config import Tracking
-from .errors import InvalidParameterError, ModelNotFoundError, RunNotFoundError
+from .errors import InvalidParameterError, ModelNotFoundError, RunNotFoundError, first_line
 from .training import MODEL_NAME, TAG_DATASET
 
 DEFAULT_ALIAS = "champion"
@@ -62,6 +62,7 @@ def register_model(
     import mlflow
 
     tracking = tracking or Tracking.resolve()
+    _check_names(name, aliases)  # before anything is written: no version without its alias
     if run_id is None:
         run_id = best_run(tracking, metric).run_id
     client = tracking.client()
@@ -163,6 +164,25 @@ def _info(mv: Any, created: bool = False, aliases: list[str] | None = None) -> M
         created=created,
         created_at=mv.creation_timestamp,
     )
+
+
+def _check_names(name: str | None, aliases: Sequence[str]) -> None:
+    """MLflow's own rules for model and alias names, applied up front."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import (
+        _validate_model_alias_name,
+        _validate_model_alias_name_reserved,
+        _validate_model_name,
+    )
+
+    try:
+        if name is not None:
+            _validate_model_name(name)
+        for alias in aliases:
+            _validate_model_alias_name(alias)
+            _validate_model_alias_name_reserved(alias)
+    except MlflowException as exc:
+        raise InvalidParameterError(first_line(exc)) from exc
 
 
 def _get_run(client: Any, run_id: str) -> Any:

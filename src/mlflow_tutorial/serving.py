@@ -8,6 +8,7 @@ MLflow's: GET /ping, /health, /version; POST /invocations.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -16,7 +17,7 @@ import signal
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from .config import Tracking
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001  # mlflow ui and mlflow models serve use 5000
 DEFAULT_MODEL_URI = f"models:/{default_model_name('diabetes')}@{DEFAULT_ALIAS}"
-_SERVER_MODEL_PATH = "__pyfunc_model_path__"  # what MLflow's scoring_server.app reads
+PREDICTION = "prediction"
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,6 @@ class ServerInfo:
             f"curl -s -X POST {self.url}/invocations "
             f"-H 'Content-Type: application/json' -d '{body}'"
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["curl"] = self.curl
-        return data
 
 
 def download_model(
@@ -116,16 +112,19 @@ def example_request(model: Any, path: str, rows: int = 2) -> dict[str, Any] | No
 
 def check_port(host: str, port: int) -> None:
     """Fail early, with a clear message, if ``host:port`` cannot be bound."""
-    if not 0 <= port <= 65535:
-        raise InvalidParameterError(f"port must be between 0 and 65535, got {port}")
+    if not 1 <= port <= 65535:
+        raise InvalidParameterError(f"port must be between 1 and 65535, got {port}")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
+        except socket.gaierror as exc:
+            raise InvalidParameterError(f"unknown host {host!r}: {exc.strerror or exc}") from exc
         except OSError as exc:
+            hint = "choose another --port" if exc.errno == errno.EADDRINUSE else "check --host"
             raise InvalidParameterError(
-                f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port"
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; {hint}"
             ) from exc
 
 
@@ -154,10 +153,18 @@ def serve(
             on_ready(info)
         with _stop_signals_end_serving():
             if workers == 1:
-                uvicorn.run(build_app(model), host=host, port=port, log_level=log_level)
+                uvicorn.run(
+                    build_app(model),
+                    host=host,
+                    port=port,
+                    log_level=log_level,
+                    log_config=_stderr_logging(),
+                )
             else:
                 # Worker processes import MLflow's own app module, which loads the model
                 # from here.
+                from mlflow.pyfunc.scoring_server import _SERVER_MODEL_PATH
+
                 del model
                 os.environ[_SERVER_MODEL_PATH] = path
                 uvicorn.run(
@@ -166,9 +173,21 @@ def serve(
                     port=port,
                     workers=workers,
                     log_level=log_level,
+                    log_config=_stderr_logging(),
                 )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stderr_logging() -> dict[str, Any]:
+    """uvicorn's logging, with the access log on stderr too: stdout is for data."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return config
 
 
 @contextlib.contextmanager
@@ -206,15 +225,20 @@ def read_rows(source: str | IO[str]) -> pd.DataFrame:
     import pandas as pd
 
     if isinstance(source, str):
+        label = source
         try:
             with open(source, encoding="utf-8-sig") as handle:
                 text = handle.read()
         except OSError as exc:
             raise DataError(f"cannot read {source}: {exc.strerror or exc}") from exc
-        label = source
+        except UnicodeDecodeError as exc:
+            raise DataError(f"cannot read {source}: not UTF-8 text") from exc
     else:
-        text = source.read()
         label = "standard input"
+        try:
+            text = source.read()
+        except UnicodeDecodeError as exc:
+            raise DataError("cannot read standard input: not UTF-8 text") from exc
     if not text.strip():
         raise DataError(f"no rows in {label}")
     try:
@@ -252,7 +276,9 @@ def predict(
     values = list(
         predicted.iloc[:, 0] if hasattr(predicted, "iloc") and predicted.ndim == 2 else predicted
     )
-    result = pd.DataFrame({"prediction": values}, index=rows.index)
+    if with_inputs and PREDICTION in rows.columns:
+        raise DataError(f"the input already has a column named {PREDICTION!r}")
+    result = pd.DataFrame({PREDICTION: values}, index=rows.index)
     return pd.concat([rows, result], axis=1) if with_inputs else result
 
 
@@ -269,9 +295,21 @@ def _model_inputs(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise DataError(f"input is missing columns the model needs: {', '.join(missing)}")
     features = rows[names].copy()
+    not_numeric = []
     for spec in schema.inputs:
         kind = str(getattr(spec, "type", "")).lower()
         column = features[spec.name]
-        if ("double" in kind or "float" in kind) and pd.api.types.is_integer_dtype(column):
+        if not any(t in kind for t in ("double", "float", "long", "integer")):
+            continue
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            not_numeric.append(spec.name)
+        elif ("double" in kind or "float" in kind) and pd.api.types.is_integer_dtype(column):
             features[spec.name] = column.astype("float64")
+    if not_numeric:
+        raise DataError(f"input columns must be numeric; not numeric: {', '.join(not_numeric)}")
+    missing_values = features.isna().sum()
+    missing_values = missing_values[missing_values > 0]
+    if len(missing_values):
+        counts = ", ".join(f"{col} ({int(n)})" for col, n in missing_values.items())
+        raise DataError(f"missing values in input: {counts}")
     return features

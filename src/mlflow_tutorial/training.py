@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 MODEL_NAME = "model"
-TAG_PREFIX = "mlt."
 TAG_VERSION = "mlt.version"
 TAG_DATASET = "mlt.dataset"
 TAG_SWEEP = "mlt.sweep_id"
