@@ -120,10 +120,10 @@ def start(args: list[str], store: str, log: Path, tmpdir: Path | None = None) ->
     env = server_env(store)
     if tmpdir is not None:
         env["TMPDIR"] = str(tmpdir)
-    with open(log, "wb") as handle:
+    with open(log, "wb") as handle, open(log.with_suffix(".stdout"), "wb") as out:
         return subprocess.Popen(
             args,
-            stdout=subprocess.DEVNULL,
+            stdout=out,
             stderr=handle,
             env=env,
             start_new_session=True,
@@ -248,6 +248,9 @@ def test_sigterm_stops_cleanly(store, rows, expected, tmp_path, workers):
         ["ps", "-o", "pid,args", "-g", str(proc.pid)], capture_output=True, text=True
     ).stdout
     assert [p.name for p in scratch.iterdir() if p.name.startswith("mlt-")] == []
+    # stdout is for data: the banner and uvicorn's logs, access log included, go to stderr
+    assert (tmp_path / "stderr.stdout").read_bytes() == b""
+    assert '"POST /invocations HTTP/1.1" 200' in (tmp_path / "stderr.log").read_text()
 
 
 def group_gone(pgid: int, timeout: float = 15) -> bool:

@@ -1,0 +1,175 @@
+"""A catalogue of bad input: each case is one line `Error: ...` on stderr, exit 1 (2 for
+usage errors), nothing on stdout, and nothing half-written in the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from mlflow_tutorial.cli import app
+
+runner = CliRunner()
+
+
+def one_line_error(result, *fragments: str, code: int = 1) -> str:
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), lines
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def no_runs(uri: str) -> bool:
+    client = MlflowClient(tracking_uri=uri)
+    ids = [e.experiment_id for e in client.search_experiments()]
+    return not ids or not client.search_runs(ids)
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "fragments"),
+    [
+        (b"a, a,b,y\n1,2,3,4\n5,6,7,8\n", [], ["duplicate column names", ": a"]),
+        (b"a,a,b,y\n1,2,3,4\n5,6,7,8\n", [], ["duplicate column names"]),
+        (b"\x7fELF\x02\x01\x00\x00binary", [], ["is not a text CSV file"]),
+        (
+            b"x,c\n" + b"".join(b"%d,5\n" % i for i in range(10)),
+            ["--target", "c"],
+            ["target column 'c' is constant"],
+        ),
+    ],
+)
+def test_train_rejects_bad_csv(isolated_store, tmp_path: Path, content, args, fragments):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    one_line_error(runner.invoke(app, ["train", "--data", str(path), *args]), *fragments)
+    assert no_runs(isolated_store)
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_out_of_range_seed_is_a_usage_error(isolated_store, seed):
+    result = runner.invoke(app, ["train", "--random-state", seed])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert no_runs(isolated_store)
+
+
+def test_bad_store_uris(tmp_path: Path):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "notdb.db").write_text("hello\n")
+    cases = {
+        f"sqlite:///{tmp_path / 'adir'}": "Is a directory",
+        f"sqlite:///{tmp_path / 'notdb.db'}": "file is not a database",
+        "bogus://x": "unsupported URI",
+    }
+    for uri, fragment in cases.items():
+        one_line_error(runner.invoke(app, ["models", "-t", uri]), fragment)
+
+
+@pytest.mark.parametrize(
+    ("alias", "fragment"), [("v1", "reserved"), ("latest", "reserved"), ("", "empty")]
+)
+def test_bad_alias_registers_nothing(write_csv, alias, fragment):
+    trained = runner.invoke(app, ["train", "--data", str(write_csv()), "-f", "json"])
+    assert trained.exit_code == 0, trained.stderr
+    one_line_error(runner.invoke(app, ["register", "--name", "demo", "--alias", alias]), fragment)
+    assert MlflowClient().search_registered_models() == []
+
+
+def test_unknown_metric(write_csv):
+    runner.invoke(app, ["train", "--data", str(write_csv()), "-f", "json"])
+    one_line_error(
+        runner.invoke(app, ["compare", "--metric", "nosuch"]), "no run has metric 'nosuch'", "rmse"
+    )
+
+
+def test_names_with_brackets_print_as_they_are(write_csv):
+    result = runner.invoke(
+        app, ["train", "--data", str(write_csv()), "-e", "demo[/]", "-f", "table"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "demo[/]" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_serve_bad_port(port):
+    one_line_error(
+        runner.invoke(app, ["serve", "--port", port]), "port must be between 1 and 65535"
+    )
+
+
+@pytest.fixture(scope="module")
+def model_uri(tmp_path_factory) -> tuple[str, str]:
+    """A store with one model trained on x1, x2 -> y; returns (tracking URI, model URI)."""
+    import os
+
+    import numpy as np
+    import pandas as pd
+
+    from mlflow_tutorial.config import Tracking
+    from mlflow_tutorial.training import TrainOptions, train
+
+    home = tmp_path_factory.mktemp("predict")
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x1": rng.normal(size=30), "x2": rng.normal(size=30)})
+    frame["y"] = frame.x1 - frame.x2
+    frame.to_csv(home / "train.csv", index=False)
+    cwd = Path.cwd()
+    os.chdir(home)
+    try:
+        uri = f"sqlite:///{home / 'mlflow.db'}"
+        result = train(
+            options=TrainOptions(data=str(home / "train.csv")), tracking=Tracking(uri, "p")
+        )
+    finally:
+        os.chdir(cwd)
+    return uri, result.model_uri
+
+
+@pytest.mark.parametrize(
+    ("stdin", "fragments"),
+    [
+        ("x1,x2\n1,\n2,3\n", ["missing values in input: x2 (1)"]),
+        ('{"x1": null, "x2": 1}\n{"x1": 2, "x2": 3}\n', ["missing values in input: x1 (1)"]),
+        ('{"x1": "abc", "x2": 1}\n', ["not numeric: x1"]),
+        ("", ["no rows in standard input"]),
+    ],
+)
+def test_predict_bad_rows(model_uri, stdin, fragments):
+    tracking, uri = model_uri
+    one_line_error(
+        runner.invoke(app, ["predict", "-m", uri, "-t", tracking], input=stdin), *fragments
+    )
+
+
+def test_predict_non_utf8_file_and_unwritable_output(model_uri, tmp_path: Path):
+    tracking, uri = model_uri
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"x1,x2\n1,2\n" + b"\xff\xfe\n")
+    one_line_error(
+        runner.invoke(app, ["predict", "-m", uri, "-t", tracking, "-i", str(latin)]), "not UTF-8"
+    )
+    result = runner.invoke(
+        app,
+        ["predict", "-m", uri, "-t", tracking, "-o", str(tmp_path / "no" / "such" / "x.csv")],
+        input="x1,x2\n1,2\n",
+    )
+    one_line_error(result, "cannot write")
+
+
+def test_predict_with_inputs_refuses_to_overwrite_a_prediction_column(model_uri):
+    tracking, uri = model_uri
+    result = runner.invoke(
+        app,
+        ["predict", "-m", uri, "-t", tracking, "--with-inputs"],
+        input="x1,x2,prediction\n1,2,9\n",
+    )
+    one_line_error(result, "already has a column named 'prediction'")
+    plain = runner.invoke(
+        app, ["predict", "-m", uri, "-t", tracking, "-f", "json"], input="x1,x2,prediction\n1,2,9\n"
+    )
+    assert plain.exit_code == 0 and len(json.loads(plain.stdout)) == 1
