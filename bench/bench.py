@@ -45,7 +45,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -694,36 +694,34 @@ def run_load(port: int, body: bytes, total: int, threads: int = CLIENT_THREADS) 
     return LoadRound(len(flat), sum(errors), wall, flat)
 
 
-def group_cpu_s(pgid: int) -> float:
-    """CPU seconds (user+sys) used so far by the live processes of a process group."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+def group_members(pgid: int) -> Iterator[tuple[Path, list[str]]]:
+    """The /proc entry of each live process of a process group, with its stat fields after
+    the command name (state, ppid, pgrp, ..., utime is the 12th, stime the 13th)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
             fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid:  # state, ppid, pgrp, ..., utime (12th), stime (13th)
-                total += (int(fields[11]) + int(fields[12])) / ticks
+            if int(fields[2]) == pgid:
+                yield entry, fields
         except (OSError, ValueError, IndexError):
             continue
-    return total
+
+
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user+sys) used so far by the live processes of a process group."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum((int(f[11]) + int(f[12])) / ticks for _, f in group_members(pgid))
 
 
 def group_rss_kb(pgid: int) -> tuple[float, int]:
     """Sum of VmRSS over the processes of a process group, and how many there are."""
     total, count = 0.0, 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for entry, _ in group_members(pgid):
         try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) != pgid:  # state, ppid, pgrp, ...
-                continue
             status = (entry / "status").read_text()
-        except (OSError, ValueError):
+        except OSError:
             continue
         match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
         if match:

@@ -338,13 +338,19 @@ def test_failure_in_a_grid_keeps_finished_runs_and_stops(
 # --- inside a run started by `mlflow run` ----------------------------------------------------
 
 
-def test_grid_inside_a_project_run_logs_child_runs(
-    isolated_store: str, write_csv, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def project_run(isolated_store: str, monkeypatch: pytest.MonkeyPatch):
+    """The run `mlflow run` would have created, announced in MLFLOW_RUN_ID."""
     client = MlflowClient(tracking_uri=isolated_store)
-    experiment_id = client.create_experiment("project")
-    outer = client.create_run(experiment_id)
+    outer = client.create_run(client.create_experiment("project"))
     monkeypatch.setenv("MLFLOW_RUN_ID", outer.info.run_id)
+    return client, outer
+
+
+def test_grid_inside_a_project_run_logs_child_runs(
+    isolated_store: str, write_csv, project_run
+) -> None:
+    client, outer = project_run
 
     results = training.train_grid([0.1, 1.0], [0.5], TrainOptions(data=str(write_csv())))
 
@@ -360,12 +366,9 @@ def test_grid_inside_a_project_run_logs_child_runs(
 
 
 def test_single_point_inside_a_project_run_logs_into_it(
-    isolated_store: str, write_csv, monkeypatch: pytest.MonkeyPatch
+    isolated_store: str, write_csv, project_run
 ) -> None:
-    client = MlflowClient(tracking_uri=isolated_store)
-    experiment_id = client.create_experiment("project")
-    outer = client.create_run(experiment_id)
-    monkeypatch.setenv("MLFLOW_RUN_ID", outer.info.run_id)
+    client, outer = project_run
 
     result = training.train(0.3, 0.5, TrainOptions(data=str(write_csv())))
 
@@ -377,15 +380,13 @@ def test_single_point_inside_a_project_run_logs_into_it(
 
 
 def test_params_already_logged_by_mlflow_run_are_kept(
-    isolated_store: str, write_csv, monkeypatch: pytest.MonkeyPatch
+    isolated_store: str, write_csv, project_run
 ) -> None:
     """`mlflow run` logs the entry point's params first (alpha=1 as "1"); MLflow refuses to
     change a logged param, so mlt must not log those keys again."""
-    client = MlflowClient(tracking_uri=isolated_store)
-    outer = client.create_run(client.create_experiment("project"))
+    client, outer = project_run
     client.log_param(outer.info.run_id, "alpha", "1")
     client.log_param(outer.info.run_id, "data_file", "''")
-    monkeypatch.setenv("MLFLOW_RUN_ID", outer.info.run_id)
 
     result = training.train(1.0, 0.5, TrainOptions(data=str(write_csv())))
 

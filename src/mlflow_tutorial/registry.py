@@ -103,16 +103,14 @@ def list_versions(
     """Versions of one registered model (newest first), or of every registered model."""
     tracking = tracking or Tracking.resolve()
     client = tracking.client()
-    if name:
-        _get_registered_model(client, name)
-        versions = _search_versions(client, f"name = '{_quote(name)}'")
-    else:
-        versions = _search_versions(client, None)
+    models = {name: _get_registered_model(client, name)} if name else {}
+    versions = _search_versions(client, f"name = '{_quote(name)}'" if name else None)
     versions.sort(key=lambda mv: (mv.name, -int(mv.version)))
     # search_model_versions leaves aliases out; the registered models carry them.
     aliases: dict[tuple[str, str], list[str]] = {}
     for model_name in dict.fromkeys(mv.name for mv in versions):
-        for alias, version in (_get_registered_model(client, model_name).aliases or {}).items():
+        model = models.get(model_name) or _get_registered_model(client, model_name)
+        for alias, version in (model.aliases or {}).items():
             aliases.setdefault((model_name, str(version)), []).append(alias)
     return [_info(mv, aliases=aliases.get((mv.name, str(mv.version)), [])) for mv in versions]
 
