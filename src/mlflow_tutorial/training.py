@@ -223,6 +223,28 @@ def _set_experiment(tracking: Tracking):
         raise TrackingError(f"cannot use experiment {name!r}: {first_line(exc)}") from exc
 
 
+def _log_dataset(dataset: Any) -> None:
+    """``mlflow.log_input`` with context ``training``, safe for parallel trainers.
+
+    The store records a data set once per experiment (get, else insert): two processes logging
+    the same data at once can both miss it and the second insert fails a UNIQUE constraint.
+    An SQLite store is serialized by :func:`store_lock`; any store gets one retry, which then
+    finds the row the other process wrote.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    uri = mlflow.get_tracking_uri()
+    for attempt in (1, 2):
+        try:
+            with store_lock(uri):
+                mlflow.log_input(dataset, context="training")
+            return
+        except MlflowException:
+            if attempt == 2:
+                raise
+
+
 def _run_name(base: str | None, index: int, total: int) -> str | None:
     if base is None or total == 1:
         return base
@@ -312,7 +334,7 @@ def _fit_and_log(
         dataset_input = from_pandas(
             data.frame, source=data.source, targets=data.target, name=data.name
         )
-    mlflow.log_input(dataset_input, context="training")
+    _log_dataset(dataset_input)
     signature = infer_signature(parts.X_train, model.predict(parts.X_train))
     info = mlflow.sklearn.log_model(
         model,
