@@ -26,7 +26,8 @@ import pytest
 
 from mlflow_tutorial.config import Tracking
 from mlflow_tutorial.data import load_dataset
-from mlflow_tutorial.scoring import ScoringApp, check_model, short_message
+from mlflow_tutorial.mlflow_errors import short_message
+from mlflow_tutorial.scoring import ScoringApp, check_model
 from mlflow_tutorial.training import train_grid
 
 JSON = "application/json"
@@ -66,9 +67,10 @@ def _sklearn_model(home: Path, estimator, frame: pd.DataFrame, target) -> str:
     def log(tracking: Tracking) -> str:
         from mlflow.models import infer_signature
 
-        tracking.activate()
+        mlflow.set_tracking_uri(tracking.uri)
+        experiment = mlflow.set_experiment(tracking.experiment)
         estimator.fit(frame, target)
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=experiment.experiment_id):
             info = mlflow.sklearn.log_model(
                 estimator,
                 name="model",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import io
 import json
 import logging
@@ -33,6 +34,13 @@ from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from .mlflow_errors import (
+    MAX_ERROR_MESSAGE,
+    scoring_error_body,
+    short_message,
+    short_scoring_error,
+)
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -44,7 +52,6 @@ Send = Callable[[Message], Awaitable[None]]
 DEFAULT_MAX_BODY_MB = 16
 MODEL_PATH_ENV = "MLT_SERVE_MODEL_PATH"
 MAX_BODY_ENV = "MLT_SERVE_MAX_BODY_BYTES"
-MAX_ERROR_MESSAGE = 300  # characters of an error message; error bodies stay far below 10 KB
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -412,6 +419,7 @@ class Fallback:
             from mlflow.pyfunc import load_model, scoring_server
 
             future.set_result(scoring_server.init(load_model(self.path)))
+            gc.freeze()  # MLflow's objects: no garbage collection pass needs to walk them
         except BaseException as exc:  # reported to every request that needs the app
             logger.error("MLflow's scoring app could not be built: %s", str(exc)[:300])
             future.set_exception(exc)
@@ -476,6 +484,9 @@ class ScoringApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 logger.info("%s", self.check.describe())
+                # What start-up loaded stays: garbage collection passes need not walk it (a
+                # full pass over the libraries' objects would stall requests).
+                gc.freeze()
                 self.fallback.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -664,8 +675,7 @@ async def _respond(send: Send, status: int, body: bytes, content_type: str) -> N
 
 
 async def _error(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error_code": code, "message": message[:MAX_ERROR_MESSAGE]})
-    await _respond(send, status, body.encode(), JSON)
+    await _respond(send, status, scoring_error_body(code, message), JSON)
 
 
 async def _short_error(send: Send, status: int, headers: list[Any], body: bytes) -> None:
@@ -676,35 +686,15 @@ async def _short_error(send: Send, status: int, headers: list[Any], body: bytes)
         await _respond(send, 415, message, "text/plain")
         return
     if content_type.startswith(JSON):
-        try:
-            error = json.loads(body)
-        except ValueError:
-            error = None
-        if isinstance(error, dict) and "error_code" in error:
-            await _error(
-                send, status, str(error["error_code"]), short_message(error.get("message"))
-            )
+        short = short_scoring_error(body)
+        if short is not None:
+            await _respond(send, status, short, JSON)
             return
         if len(body) <= MAX_ERROR_MESSAGE:  # FastAPI's {"detail": "Not Found"} and the like
             await _respond(send, status, body, content_type)
             return
     text = short_message(body.decode("utf-8", "replace"))
     await _respond(send, status, text.encode(), "text/plain")
-
-
-def short_message(message: Any) -> str:
-    """The part of an MLflow error message that names the problem, one line, a few hundred
-    characters at most: MLflow's messages quote the request's data and may carry a traceback."""
-    text = str(message or "")
-    if "Error: " in text:
-        head = text.split("Error: ", 1)[0].split("\n", 1)[0]
-        head = head.split(" data '", 1)[0].split(" '", 1)[0].strip().rstrip(".")
-        detail = text.rsplit("Error: ", 1)[1].strip().split("\n", 1)[0]
-        text = f"{head}. {detail}" if head else detail
-    text = text.strip().split("\n", 1)[0]
-    if len(text) > MAX_ERROR_MESSAGE:
-        text = text[: MAX_ERROR_MESSAGE - 3] + "..."
-    return text
 
 
 # ---------------------------------------------------------------- running it
