@@ -97,10 +97,11 @@ def median_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> 
 
 @dataclass(frozen=True)
 class Target:
-    """A goal on a ratio measured in the same run, e.g. requests/s mlt ÷ baseline >= 25.
+    """A goal on a figure measured in the same run: a ratio (``unit`` "×", e.g. requests/s
+    mlt ÷ baseline >= 25) or a difference in seconds (``unit`` "s", e.g. what plots add).
 
-    ``at_most`` is True for goals of the form ``ratio <= limit`` (time, memory) and False for
-    ``ratio >= limit`` (throughput).
+    ``at_most`` is True for goals of the form ``value <= limit`` (time, memory) and False for
+    ``value >= limit`` (throughput).
     """
 
     scenario: str
@@ -109,6 +110,7 @@ class Target:
     limit: float
     at_most: bool
     note: str = ""
+    unit: str = "×"
 
     @property
     def met(self) -> bool | None:

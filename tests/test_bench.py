@@ -23,7 +23,7 @@ from bench.context import DataInfo  # noqa: E402
 from bench.loadgen import Load, parse_time, parse_wrk  # noqa: E402
 from bench.record import RunRecord  # noqa: E402
 from bench.report import render  # noqa: E402
-from bench.scenarios import serving, startup, sweep  # noqa: E402
+from bench.scenarios import plots, serving, startup, sweep  # noqa: E402
 from bench.stats import Spread, Target  # noqa: E402
 
 NAN = float("nan")
@@ -223,7 +223,7 @@ def test_options_reject_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> 
 
 def fake_record() -> RunRecord:
     """A run with made-up figures for start-up, the sweep and serving."""
-    options, _ = parse_args(["--only", "startup,sweep,serving"])
+    options, _ = parse_args(["--only", "startup,sweep,serving,plots"])
     data = DataInfo(None, "target", ",", 442, "diabetes", ["a", "b"], [[1.0, 2.0]])
     start = startup.StartupResult(
         walls={startup.PYTHON: [0.01, 0.02], startup.MLT: [0.2, 0.3], startup.MLFLOW: [3.0, 4.0]},
@@ -257,7 +257,12 @@ def fake_record() -> RunRecord:
         options=options,
         data=data,
         selected=list(options.only),
-        results={startup.NAME: start, sweep.NAME: swept, serving.NAME: served},
+        results={
+            startup.NAME: start,
+            sweep.NAME: swept,
+            serving.NAME: served,
+            plots.NAME: plots.PlotsResult(available=False),
+        },
     )
 
 
@@ -271,7 +276,12 @@ def test_page_has_stable_headings_and_judges_targets() -> None:
         "## 2. A 1-point training sweep",
         "## 3. Serving",
     ]
-    assert headings[-1] == "## How to reproduce"
+    assert headings[-4:] == [
+        "## 5. Where the time goes: fixed costs per process",
+        "## 6. Large data",
+        "## 7. Plots",
+        "## How to reproduce",
+    ]
     # 30x the requests/s: the 25x target is met; the same RSS meets <= 1x; p99 is 1/30.
     assert "| serving | req/s, 1 row, 1 worker | ≥ 25× | 30.00× | **met** |" in page
     assert "| serving | req/s, 100 rows, 1 worker | ≥ 10× | 30.00× | **met** |" in page
@@ -284,3 +294,5 @@ def test_page_has_stable_headings_and_judges_targets() -> None:
         in page
     )
     assert "Not measured in this run (scenario `fixed-costs` not selected)." in page
+    assert "Not measured in this run (scenario `large` not selected)." in page
+    assert "Not available in this build: the installed `mlt train` has no `--no-plots`" in page

@@ -14,7 +14,9 @@ from ..context import SCRIPTS
 from ..record import RunRecord
 from ..scenarios import SCENARIOS, serving, startup, sweep
 from ..stats import Target, median
-from .fmt import Formatter, Page, clear, fmt_mb, fmt_ms, fmt_s, fmt_x, goal, verdict
+from .fmt import Formatter, Page, clear, fmt_mb, fmt_ms, fmt_s, fmt_x, goal, measured, verdict
+from .sections_large import section_large
+from .sections_plots import section_plots
 from .sections_serving import section_serving
 from .sections_training import section_fixed_costs, section_memory, section_startup, section_sweep
 
@@ -25,8 +27,10 @@ SECTIONS: list[Section] = [
     section_serving,
     section_memory,
     section_fixed_costs,
+    section_large,
+    section_plots,
 ]
-BASELINE_SCRIPTS = ["plain_train.py"]
+BASELINE_SCRIPTS = ["plain_train.py", "plain_train_pipeline.py", "plain_predict.py"]
 
 
 def render(record: RunRecord) -> str:
@@ -185,14 +189,15 @@ def targets_section(w: Page, record: RunRecord) -> None:
         w.para("No scenario with targets was selected.")
         return
     w.para(
-        "Each target is a ratio **mlt ÷ baseline** measured in the same run (medians): for "
-        "time, latency and memory lower is better (≤), for requests/s higher is better (≥). "
-        "*Missed by* is how many times better the ratio has to get."
+        "Each target is a ratio **mlt ÷ baseline** measured in the same run (medians), or for "
+        "plots a difference in seconds (with ÷ without, same run): for time, latency and "
+        "memory lower is better (≤), for requests/s higher is better (≥). *Missed by* is how "
+        "many times better the figure has to get."
     )
     w.table(
         ["scenario", "target", "goal", "measured", "verdict"],
         "llrrl",
-        [[t.scenario, t.label + (f" ({t.note})" if t.note else ""), goal(t), fmt_x(t.value),
+        [[t.scenario, t.label + (f" ({t.note})" if t.note else ""), goal(t), measured(t),
           verdict(t)] for t in found],
     )  # fmt: skip
     met = sum(1 for t in found if t.met)

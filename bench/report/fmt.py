@@ -20,6 +20,8 @@ def fmt_s(seconds: float) -> str:
 def fmt_ms(seconds: float) -> str:
     if is_nan(seconds):
         return "n/a"
+    if abs(seconds) >= 1:
+        return fmt_s(seconds)
     return f"{seconds * 1000:.1f} ms" if abs(seconds) < 0.1 else f"{seconds * 1000:.0f} ms"
 
 
@@ -65,7 +67,12 @@ def verdict(target: Target) -> str:
 
 
 def goal(target: Target) -> str:
-    return f"{'≤' if target.at_most else '≥'} {target.limit:g}×"
+    limit = fmt_s(target.limit) if target.unit == "s" else f"{target.limit:g}×"
+    return f"{'≤' if target.at_most else '≥'} {limit}"
+
+
+def measured(target: Target) -> str:
+    return fmt_s(target.value) if target.unit == "s" else fmt_x(target.value)
 
 
 class Page:

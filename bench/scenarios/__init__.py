@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import fixed_costs, startup, sweep
-from . import serving as serving
+from . import fixed_costs, large, plots, serving, startup, sweep
 
 # The order they run in (and are listed in by --help).
 SCENARIOS: dict[str, ModuleType] = {
-    module.NAME: module for module in (startup, fixed_costs, sweep, serving)
+    module.NAME: module for module in (startup, fixed_costs, sweep, serving, large, plots)
 }

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ..context import EXPERIMENT, Context
 from ..loadgen import Load, run_client, run_wrk, wrk_available, wrk_command, wrk_script
 from ..proc import BenchError, free_port, post, running_server
-from ..stats import NAN, Target, median, median_ratio
+from ..stats import NAN, Target, median_ratio
 
 NAME = "serving"
 TITLE = "Serving"
@@ -246,7 +246,3 @@ def targets(result: ServingResult) -> list[Target]:
             Target(NAME, f"RSS after the load{suffix}", result.mlt_ratio(w, "rss_kb"), 1.0, True)
         )
     return found
-
-
-def medians(result: ServingResult, kind: str, workers: int, what: str, payload: str = "") -> float:
-    return median(result.values(kind, workers, what, payload))
