@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from ..context import SCRIPTS
 from ..record import RunRecord
-from ..scenarios import SCENARIOS, serving, startup, sweep
+from ..scenarios import SCENARIOS, large, serving, startup, sweep
 from ..stats import Target, median
 from .fmt import Formatter, Page, clear, fmt_mb, fmt_ms, fmt_s, fmt_x, goal, measured, verdict
 from .sections_large import section_large
@@ -139,6 +139,17 @@ def summary(w: Page, record: RunRecord) -> None:
         row("server memory (RSS of the process group), 1 worker",
             values(serving.MLT, 1, "rss_kb"), values(serving.MLFLOW, 1, "rss_kb"),
             fmt_mb)  # fmt: skip
+    big: large.LargeResult | None = record.get(large.NAME)
+    if big is not None:
+        n = f"{big.rows:,} rows"
+        for title, ours, theirs in (
+            (f"train on {n}", large.MLT_TRAIN, large.PLAIN_TRAIN),
+            (f"predict {n} to CSV", large.MLT_PREDICT, large.PLAIN_PREDICT),
+        ):
+            row(f"{title}, wall", big.values(ours, "wall"), big.values(theirs, "wall"), fmt_s,
+                " (plain script)")  # fmt: skip
+            row(f"{title}, peak memory", big.values(ours, "peak_kb"),
+                big.values(theirs, "peak_kb"), fmt_mb)  # fmt: skip
     if not rows:
         w.para("No scenario with a summary figure was selected.")
         return
