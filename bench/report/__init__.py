@@ -141,10 +141,10 @@ def summary(w: Page, record: RunRecord) -> None:
             fmt_mb)  # fmt: skip
     big: large.LargeResult | None = record.get(large.NAME)
     if big is not None:
-        n = f"{big.rows:,} rows"
+        rows_text = f"{big.rows:,} rows"
         for title, ours, theirs in (
-            (f"train on {n}", large.MLT_TRAIN, large.PLAIN_TRAIN),
-            (f"predict {n} to CSV", large.MLT_PREDICT, large.PLAIN_PREDICT),
+            (f"train on {rows_text}", large.MLT_TRAIN, large.PLAIN_TRAIN),
+            (f"predict {rows_text} to CSV", large.MLT_PREDICT, large.PLAIN_PREDICT),
         ):
             row(f"{title}, wall", big.values(ours, "wall"), big.values(theirs, "wall"), fmt_s,
                 " (plain script)")  # fmt: skip
@@ -212,7 +212,15 @@ def targets_section(w: Page, record: RunRecord) -> None:
           verdict(t)] for t in found],
     )  # fmt: skip
     met = sum(1 for t in found if t.met)
-    w.para(f"{met} of {len(found)} targets met.")
+    w.para(
+        f"{met} of {len(found)} targets met."
+        + (
+            " Quick mode (smaller data, 1 repetition, short load rounds): these verdicts are "
+            "indicative only."
+            if record.options.quick
+            else ""
+        )
+    )
 
 
 def reproduce(w: Page, record: RunRecord) -> None:

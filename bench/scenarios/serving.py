@@ -14,6 +14,7 @@ import http.client
 import json
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..context import EXPERIMENT, Context
 from ..loadgen import Load, run_client, run_wrk, wrk_available, wrk_command, wrk_script
@@ -99,7 +100,7 @@ def bodies(ctx: Context) -> dict[str, bytes]:
     return out
 
 
-def prepare_model(ctx: Context) -> tuple[str, str, object]:
+def prepare_model(ctx: Context) -> tuple[str, str, Path]:
     """Train and register one model on a fresh store; its URI, the store's URI and home."""
     home, uri = ctx.home("serving-store")
     ctx.run([ctx.tool("mlt"), "train", "--format", "json", "-t", uri, "-e", EXPERIMENT,
