@@ -263,7 +263,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Page]]
 
     class Lazy(dict):
         def __missing__(self, lang: str) -> Page:
-            opened[lang] = Page(lang, tmp_path_factory.mktemp(f"tutorial-{lang}"))
+            self[lang] = opened[lang] = Page(lang, tmp_path_factory.mktemp(f"tutorial-{lang}"))
             return opened[lang]
 
     yield Lazy()
