@@ -94,6 +94,32 @@ def test_register_run_from_stdin_with_name_and_aliases(runs):
     assert client.get_model_version_by_alias("demo", "staging").run_id == runs[1].run_id
 
 
+def test_register_best_ranks_within_the_newest_runs_data_set(runs):
+    diabetes = train(0.5, 0.5)  # the newest run, on another data set, with a far worse rmse
+    assert runs[0].metrics["rmse"] < diabetes.metrics["rmse"]
+
+    newest = invoke("register", "--format", "json")
+    assert newest.exit_code == 0, newest.stderr
+    out = json.loads(newest.stdout)
+    assert (out["run_id"], out["dataset"], out["name"]) == (
+        diabetes.run_id,
+        "diabetes",
+        "diabetes-elasticnet",
+    )
+
+    chosen = invoke("register", "--dataset", "houses", "--format", "table")
+    assert chosen.exit_code == 0, chosen.stderr
+    assert "best by rmse among runs on houses" in chosen.stderr
+    assert register_model(Tracking.resolve(), dataset="houses").run_id == runs[0].run_id
+
+    assert invoke("register", "--run", runs[0].run_id, "--dataset", "houses").exit_code == 2
+    none = invoke("register", "--dataset", "nosuch")
+    assert none.stderr == (
+        "Error: no finished run with metric 'rmse' on data set 'nosuch' in experiment 'mlt'; "
+        "train one with `mlt train`\n"
+    )
+
+
 def test_register_best_by_r2(runs):
     by_r2 = max(runs, key=lambda r: r.metrics["r2"])
     out = json.loads(invoke("register", "--metric", "r2", "-f", "json").stdout)

@@ -21,7 +21,7 @@ from .config import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI, EXPERIMENT_ENV, TR
 from .data import DEFAULT_DATASET
 from .errors import MltError
 from .mlflow_errors import as_mlt_error
-from .output import Column, Format, choose_format, emit, error, info
+from .output import Column, DataFormat, Format, choose_format, emit, error, info, short_id
 from .serving import DEFAULT_HOST, DEFAULT_MODEL_URI, DEFAULT_PORT
 from .training import (
     DEFAULT_ALPHA,
@@ -37,7 +37,6 @@ app = typer.Typer(
     help="The MLflow tutorial, made real: train, compare, register and serve models.\n\n"
     "Example: mlt train --alpha 0.5 && mlt register && mlt serve",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -73,7 +72,13 @@ OutputFormat = Annotated[
     ),
 ]
 Metric = Annotated[
-    str, typer.Option("--metric", "-m", help="Metric to rank by (r2 descending, errors ascending)")
+    str, typer.Option("--metric", help="Metric to rank by (r2 descending, errors ascending)")
+]
+Wide = Annotated[
+    bool,
+    typer.Option(
+        "--wide", help="Full ids and every column in tables (json, jsonl and csv always have them)"
+    ),
 ]
 
 
@@ -155,6 +160,11 @@ def _metric(name: str):
 METRIC_COLUMNS = [Column(m, _metric(m), "right", no_wrap=True) for m in ("rmse", "mae", "r2")]
 
 
+def _id_column(key: str, wide: bool) -> Column:
+    """An id column: short in tables (as git shows hashes), in full with ``--wide``."""
+    return Column(key, lambda r: r[key] if wide else short_id(r[key]), no_wrap=True)
+
+
 @app.callback(invoke_without_command=True)
 def root(
     version: Annotated[
@@ -206,6 +216,7 @@ def train(
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
+    wide: Wide = False,
 ) -> None:
     """Train an ElasticNet regressor and record it as an MLflow run.
 
@@ -231,7 +242,7 @@ def train(
         results = train_grid(alphas, l1_ratios, options, tracking, on_progress)
     records = [r.to_dict() for r in results]
     columns = [
-        Column("run_id", lambda r: r["run_id"], no_wrap=True),
+        _id_column("run_id", wide or total == 1),  # one run is a list of fields: room enough
         Column("alpha", _param("alpha"), "right", no_wrap=True),
         Column("l1_ratio", _param("l1_ratio"), "right", no_wrap=True),
         *METRIC_COLUMNS,
@@ -247,6 +258,7 @@ def train(
         fmt,
         columns,
         title=f"Trained on {results[0].dataset}",
+        wide=wide,
     )
     if fmt is Format.table:
         info(
@@ -271,6 +283,7 @@ def compare(
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
+    wide: Wide = False,
 ) -> None:
     """List the experiment's runs, best first.
 
@@ -283,24 +296,29 @@ def compare(
         runs = compare_runs(_tracking(tracking_uri, experiment), metric, top, filter_string)
     names = sorted({p for r in runs for p in r.params}) if show_all else differing_params(runs)
     columns = [
-        Column("run_id", lambda r: r["run_id"], no_wrap=True),
+        _id_column("run_id", wide),
         *(Column(p, _param(p), "right", no_wrap=True) for p in names),
         *METRIC_COLUMNS,
     ]
     if any(r.status != "FINISHED" for r in runs):
         columns.append(Column("status", lambda r: r["status"], no_wrap=True))
     columns.append(Column("name", lambda r: r["run_name"], no_wrap=True, max_width=24))
-    emit([r.to_dict() for r in runs], fmt, columns, highlight_first=bool(runs))
+    emit([r.to_dict() for r in runs], fmt, columns, highlight_first=bool(runs), wide=wide)
 
 
-VERSION_COLUMNS = [
-    Column("name", lambda r: r["name"]),
-    Column("version", lambda r: r["version"], "right"),
-    Column("aliases", lambda r: r["aliases"]),
-    Column("run_id", lambda r: r["run_id"], no_wrap=True),
-    *METRIC_COLUMNS,
-    Column("model_uri", lambda r: r["model_uri"], no_wrap=True),
-]
+def _version_columns(wide: bool) -> list[Column]:
+    """Registered versions: name, version and aliases never wrap; the model URI (name@alias
+    or name/version) only with ``--wide``."""
+    columns = [
+        Column("name", lambda r: r["name"], no_wrap=True),
+        Column("version", lambda r: r["version"], "right", no_wrap=True),
+        Column("aliases", lambda r: r["aliases"], no_wrap=True),
+        _id_column("run_id", wide),
+        *METRIC_COLUMNS,
+    ]
+    if wide:
+        columns.append(Column("model_uri", lambda r: r["model_uri"], no_wrap=True))
+    return columns
 
 
 def _read_run_id(value: str) -> str:
@@ -320,17 +338,27 @@ def register(
         typer.Option("--run", "-r", help="Run id to register, or - to read it from stdin"),
     ] = None,
     best: Annotated[
-        bool, typer.Option("--best", help="Register the best run by --metric (the default)")
+        bool,
+        typer.Option(
+            "--best",
+            help="Register the best run by --metric, among runs on one data set (the default)",
+        ),
     ] = False,
     name: Annotated[
         str | None,
-        typer.Option("--name", "-n", help="Registered model name [default: <dataset>-elasticnet]"),
+        typer.Option("--name", help="Registered model name [default: <dataset>-elasticnet]"),
     ] = None,
     alias: Annotated[
         list[str] | None,
         typer.Option("--alias", "-a", help="Alias to point at the version (repeatable)"),
     ] = None,
     metric: Metric = "rmse",
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="With --best, rank the runs on this data set [default: the newest run's]"
+        ),
+    ] = None,
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
@@ -343,6 +371,8 @@ def register(
 
     if run and best:
         raise typer.BadParameter("give --run or --best, not both", param_hint="--run")
+    if run and dataset:
+        raise typer.BadParameter("--dataset chooses among runs for --best", param_hint="--run")
     fmt = choose_format(fmt)
     run_id = _read_run_id(run) if run else None
     with user_errors(), _quiet_mlflow():
@@ -352,12 +382,17 @@ def register(
             name=name,
             aliases=alias or [DEFAULT_ALIAS],
             metric=metric,
+            dataset=dataset,
         )
-    emit(version.to_dict(), fmt, VERSION_COLUMNS)
+    columns = _version_columns(wide=True)  # one version: a list of fields, room enough
+    columns.insert(4, Column("dataset", lambda r: r["dataset"]))
+    emit(version.to_dict(), fmt, columns)
     if fmt is Format.table:
         state = "Registered" if version.created else "Already registered;"
+        among = f" among runs on {version.dataset}" if version.dataset else ""
+        chosen = "" if run_id else f" (best by {metric}{among})"
         info(
-            f"{state} {version.name} version {version.version}. "
+            f"{state} {version.name} version {version.version}{chosen}. "
             f"Next: mlt serve --model {version.model_uri}",
             style="dim",
         )
@@ -370,6 +405,7 @@ def models(
     ] = None,
     tracking_uri: TrackingUri = None,
     fmt: OutputFormat = None,
+    wide: Wide = False,
 ) -> None:
     """List registered model versions with their aliases and source metrics.
 
@@ -380,7 +416,7 @@ def models(
     fmt = choose_format(fmt)
     with user_errors(), _quiet_mlflow():
         versions = list_versions(_tracking(tracking_uri, None), name)
-    emit([v.to_dict() for v in versions], fmt, VERSION_COLUMNS)
+    emit([v.to_dict() for v in versions], fmt, _version_columns(wide), wide=wide)
 
 
 @app.command()
@@ -444,9 +480,9 @@ def predict(
         bool, typer.Option("--with-inputs", help="Include the input columns in the output")
     ] = False,
     tracking_uri: TrackingUri = None,
-    fmt: Annotated[
-        Format, typer.Option("--format", "-f", case_sensitive=False, help="csv, jsonl or json")
-    ] = Format.csv,
+    data_format: Annotated[
+        DataFormat, typer.Option("--format", "-f", case_sensitive=False, help="Output format")
+    ] = DataFormat.csv,
 ) -> None:
     """Predict a batch of rows with a model, for shell pipelines.
 
@@ -455,8 +491,7 @@ def predict(
     from .serving import predict as run_predict
     from .serving import read_rows
 
-    if fmt is Format.table:
-        raise typer.BadParameter("use csv, jsonl or json", param_hint="--format")
+    fmt = Format(data_format.value)
     with user_errors(), _quiet_mlflow():
         rows = read_rows(sys.stdin if input_ == "-" else input_)
         result = run_predict(
