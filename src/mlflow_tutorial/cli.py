@@ -17,7 +17,13 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__
-from .config import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI, EXPERIMENT_ENV, TRACKING_URI_ENV
+from .config import (
+    DEBUG_ENV,
+    DEFAULT_EXPERIMENT,
+    DEFAULT_TRACKING_URI,
+    EXPERIMENT_ENV,
+    TRACKING_URI_ENV,
+)
 from .data import DEFAULT_DATASET
 from .errors import MltError
 from .mlflow_errors import as_mlt_error
@@ -29,8 +35,6 @@ from .training import (
     DEFAULT_RANDOM_STATE,
     DEFAULT_TEST_SIZE,
 )
-
-DEBUG_ENV = "MLT_DEBUG"
 
 app = typer.Typer(
     name="mlt",
@@ -49,7 +53,8 @@ TrackingUri = Annotated[
         "-t",
         envvar=TRACKING_URI_ENV,
         show_envvar=True,
-        help=f"MLflow tracking URI [default: {DEFAULT_TRACKING_URI}]",
+        help="MLflow tracking URI",
+        show_default=DEFAULT_TRACKING_URI,
     ),
 ]
 Experiment = Annotated[
@@ -59,7 +64,8 @@ Experiment = Annotated[
         "-e",
         envvar=EXPERIMENT_ENV,
         show_envvar=True,
-        help=f"Experiment name [default: {DEFAULT_EXPERIMENT}]",
+        help="Experiment name",
+        show_default=DEFAULT_EXPERIMENT,
     ),
 ]
 OutputFormat = Annotated[
@@ -68,7 +74,8 @@ OutputFormat = Annotated[
         "--format",
         "-f",
         case_sensitive=False,
-        help="Output format [default: table on a terminal, json otherwise]",
+        help="Output format",
+        show_default="table on a terminal, json otherwise",
     ),
 ]
 Metric = Annotated[
@@ -182,15 +189,15 @@ def train(
     alpha: Annotated[
         list[str] | None,
         typer.Option(
-            help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid. "
-            f"[default: {DEFAULT_ALPHA}]"
+            help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid.",
+            show_default=str(DEFAULT_ALPHA),
         ),
     ] = None,
     l1_ratio: Annotated[
         list[str] | None,
         typer.Option(
-            help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid. "
-            f"[default: {DEFAULT_L1_RATIO}]"
+            help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid.",
+            show_default=str(DEFAULT_L1_RATIO),
         ),
     ] = None,
     dataset: Annotated[
@@ -201,7 +208,10 @@ def train(
     ] = None,
     target: Annotated[
         str | None,
-        typer.Option(help="Target column of --data [default: 'target', else the last column]"),
+        typer.Option(
+            help="Target column of --data",
+            show_default="'target', else the last column",
+        ),
     ] = None,
     test_size: Annotated[
         float, typer.Option(help="Share of rows held out for testing")
@@ -373,7 +383,7 @@ def register(
     ] = False,
     name: Annotated[
         str | None,
-        typer.Option("--name", help="Registered model name [default: <dataset>-elasticnet]"),
+        typer.Option("--name", help="Registered model name", show_default="<dataset>-elasticnet"),
     ] = None,
     alias: Annotated[
         list[str] | None,
@@ -383,7 +393,8 @@ def register(
     dataset: Annotated[
         str | None,
         typer.Option(
-            help="With --best, rank the runs on this data set [default: the newest run's]"
+            help="With --best, rank the runs on this data set",
+            show_default="the newest run's",
         ),
     ] = None,
     tracking_uri: TrackingUri = None,
@@ -428,7 +439,8 @@ def register(
 @app.command()
 def models(
     name: Annotated[
-        str | None, typer.Argument(help="Registered model name [default: every model]")
+        str | None,
+        typer.Argument(help="Registered model name", show_default="every model"),
     ] = None,
     tracking_uri: TrackingUri = None,
     fmt: OutputFormat = None,
@@ -453,8 +465,8 @@ def serve(
         typer.Option(
             "--model",
             "-m",
-            help="Model URI: models:/name@alias, models:/name/3, models:/m-..., runs:/ID/model "
-            f"[default: {DEFAULT_MODEL_URI}]",
+            help="Model URI: models:/name@alias, models:/name/3, models:/m-..., runs:/ID/model",
+            show_default=DEFAULT_MODEL_URI,
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = DEFAULT_HOST,
@@ -495,7 +507,7 @@ def serve(
 def predict(
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help=f"Model URI [default: {DEFAULT_MODEL_URI}]"),
+        typer.Option("--model", "-m", help="Model URI", show_default=DEFAULT_MODEL_URI),
     ] = None,
     input_: Annotated[
         str, typer.Option("--input", "-i", help="CSV or JSON-lines file, or - for stdin")
@@ -540,7 +552,7 @@ def predict(
 def ui(
     host: Annotated[
         str, typer.Option(help="Interface to listen on (0.0.0.0 exposes the UI: no login)")
-    ] = "127.0.0.1",
+    ] = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = 5000,
     tracking_uri: TrackingUri = None,
 ) -> None:
