@@ -625,7 +625,8 @@ def _quiet_mlflow_logs() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _progress(total: int) -> Iterator[Any]:
-    """A Rich progress bar on stderr for grids; nothing for a single run."""
+    """For grids, a line on stderr per finished run, under a Rich progress bar on a terminal;
+    nothing for a single run."""
     if total == 1:
         yield None
         return
@@ -633,23 +634,31 @@ def _progress(total: int) -> Iterator[Any]:
 
     from .output import err_console
 
+    console = err_console()
+
+    def report(result: Any) -> None:
+        p, m = result.params, result.metrics
+        console.print(
+            f"run {result.run_id[:8]} alpha={p['alpha']} l1_ratio={p['l1_ratio']} "
+            f"rmse={m['rmse']:.4g} r2={m['r2']:.4g}",
+            highlight=False,
+        )
+
+    if not console.is_terminal:  # a bar in a log is noise (and leaves a blank line behind)
+        yield lambda done, _total, result: report(result)
+        return
     with Progress(
         TextColumn("[bold]training"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.description}"),
-        console=err_console(),
+        console=console,
         transient=True,
     ) as progress:
         task = progress.add_task("", total=total)
 
         def on_progress(done: int, _total: int, result: Any) -> None:
-            p, m = result.params, result.metrics
-            progress.console.print(
-                f"run {result.run_id[:8]} alpha={p['alpha']} l1_ratio={p['l1_ratio']} "
-                f"rmse={m['rmse']:.4g} r2={m['r2']:.4g}",
-                highlight=False,
-            )
+            report(result)
             progress.update(task, completed=done)
 
         yield on_progress
