@@ -34,7 +34,7 @@ import pytest
 from sybil import Document, Example
 from sybil.parsers.markdown import CodeBlockParser, SkipParser
 
-from conftest import ENV_TO_CLEAR
+from mlflow_tutorial.config import STORE_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {"en": ROOT / "docs" / "tutorial.md", "es": ROOT / "docs" / "tutorial.es.md"}
@@ -131,7 +131,7 @@ class PageRun:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in ENV_TO_CLEAR}
+        env = {k: v for k, v in os.environ.items() if k not in STORE_ENVIRONMENT}
         bin_dir = str(Path(sys.executable).parent)  # mlt, mlflow and python of this venv
         env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
         env.update(NO_COLOR="1", TERM="dumb", PYTHONUNBUFFERED="1")
