@@ -6,6 +6,7 @@ per session and the empty database is copied for each test.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -71,3 +72,29 @@ def write_csv(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def model_uri(tmp_path_factory) -> tuple[str, str]:
+    """A store with one model trained on x1, x2 -> y; returns (tracking URI, model URI)."""
+    import numpy as np
+    import pandas as pd
+
+    from mlflow_tutorial.config import Tracking
+    from mlflow_tutorial.training import TrainOptions, train
+
+    home = tmp_path_factory.mktemp("predict")
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x1": rng.normal(size=30), "x2": rng.normal(size=30)})
+    frame["y"] = frame.x1 - frame.x2
+    frame.to_csv(home / "train.csv", index=False)
+    cwd = Path.cwd()
+    os.chdir(home)
+    try:
+        uri = f"sqlite:///{home / 'mlflow.db'}"
+        result = train(
+            options=TrainOptions(data=str(home / "train.csv")), tracking=Tracking(uri, "p")
+        )
+    finally:
+        os.chdir(cwd)
+    return uri, result.model_uri

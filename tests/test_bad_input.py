@@ -102,34 +102,6 @@ def test_serve_bad_port(port):
     )
 
 
-@pytest.fixture(scope="module")
-def model_uri(tmp_path_factory) -> tuple[str, str]:
-    """A store with one model trained on x1, x2 -> y; returns (tracking URI, model URI)."""
-    import os
-
-    import numpy as np
-    import pandas as pd
-
-    from mlflow_tutorial.config import Tracking
-    from mlflow_tutorial.training import TrainOptions, train
-
-    home = tmp_path_factory.mktemp("predict")
-    rng = np.random.default_rng(1)
-    frame = pd.DataFrame({"x1": rng.normal(size=30), "x2": rng.normal(size=30)})
-    frame["y"] = frame.x1 - frame.x2
-    frame.to_csv(home / "train.csv", index=False)
-    cwd = Path.cwd()
-    os.chdir(home)
-    try:
-        uri = f"sqlite:///{home / 'mlflow.db'}"
-        result = train(
-            options=TrainOptions(data=str(home / "train.csv")), tracking=Tracking(uri, "p")
-        )
-    finally:
-        os.chdir(cwd)
-    return uri, result.model_uri
-
-
 @pytest.mark.parametrize(
     ("stdin", "fragments"),
     [
