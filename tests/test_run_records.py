@@ -88,3 +88,33 @@ def test_signature_with_missing_values_marks_columns_optional() -> None:
     signature = sample_signature(RowMean(), X)
     assert signature.to_dict() == infer_signature(X, RowMean().predict(X)).to_dict()
     assert not signature.inputs.to_dict()[1]["required"]
+
+
+def test_a_training_run_records_what_mlflow_computes_on_the_whole_frame(tmp_path: Path) -> None:
+    """Dataset digest, schema and profile, model signature and input example of a real run."""
+    import json
+
+    import mlflow
+    from mlflow.models import Model
+
+    from mlflow_tutorial.training import TrainOptions, train
+
+    path = _big_csv(tmp_path, MAX_ROWS + 500)
+    result = train(0.1, 0.5, TrainOptions(data=str(path), plots=False))
+    data = load_dataset(path=str(path))
+    parts = split(data, 0.25, 42)
+
+    logged = mlflow.MlflowClient().get_run(result.run_id).inputs.dataset_inputs[0].dataset
+    theirs = from_pandas(data.frame, source=data.source, targets=data.target, name=data.name)
+    assert (logged.name, logged.digest) == (data.name, theirs.digest)
+    assert json.loads(logged.schema) == json.loads(theirs.to_dict()["schema"])
+    assert json.loads(logged.profile) == theirs.profile
+
+    model = mlflow.sklearn.load_model(result.model_uri)
+    whole = infer_signature(parts.X_train, model.predict(parts.X_train))
+    info = Model.load(result.model_uri)
+    assert info.signature.to_dict() == whole.to_dict()
+    example = info.load_input_example(mlflow.artifacts.download_artifacts(result.model_uri))
+    pd.testing.assert_frame_equal(
+        example.reset_index(drop=True), parts.X_train.head(5).reset_index(drop=True)
+    )

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from .config import Tracking
-from .data import sniff_delimiter
+from .data import check_no_missing, sniff_delimiter
 from .errors import DataError, first_line
+from .mlflow_errors import mlflow_errors
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -183,7 +184,6 @@ def _same_columns(chunk: pd.DataFrame, columns: list[str], start: int) -> pd.Dat
 def _predict_chunk(model: Any, rows: pd.DataFrame, with_inputs: bool, start: int) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
-    from mlflow.exceptions import MlflowException
 
     try:
         features = model_inputs(model, rows)
@@ -192,10 +192,8 @@ def _predict_chunk(model: Any, rows: pd.DataFrame, with_inputs: bool, start: int
             raise
         where = f"rows {start + 1:,} to {start + len(rows):,}"
         raise DataError(f"{exc.message} (in {where})") from exc
-    try:
+    with mlflow_errors(prefix="the model rejected the input", error=DataError):
         predicted = model.predict(features)
-    except MlflowException as exc:
-        raise DataError(f"the model rejected the input: {first_line(exc)}") from exc
     values = (
         predicted.iloc[:, 0] if hasattr(predicted, "iloc") and predicted.ndim == 2 else predicted
     )
@@ -239,9 +237,5 @@ def model_inputs(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
             features[spec.name] = column.astype("float64")
     if not_numeric:
         raise DataError(f"input columns must be numeric; not numeric: {', '.join(not_numeric)}")
-    missing_values = features.isna().sum()
-    missing_values = missing_values[missing_values > 0]
-    if len(missing_values):
-        counts = ", ".join(f"{col} ({int(n)})" for col, n in missing_values.items())
-        raise DataError(f"missing values in input: {counts}")
+    check_no_missing(features, "input")
     return features

@@ -18,8 +18,18 @@ import typer
 
 from . import __version__
 from .batch import DEFAULT_CHUNK_ROWS
-from .errors import MltError, first_line
+from .config import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI, EXPERIMENT_ENV, TRACKING_URI_ENV
+from .data import DEFAULT_DATASET
+from .errors import MltError
+from .mlflow_errors import as_mlt_error
 from .output import Column, Format, choose_format, emit, emit_frames, error, info, replaced_file
+from .serving import DEFAULT_HOST, DEFAULT_MODEL_URI, DEFAULT_PORT
+from .training import (
+    DEFAULT_ALPHA,
+    DEFAULT_L1_RATIO,
+    DEFAULT_RANDOM_STATE,
+    DEFAULT_TEST_SIZE,
+)
 
 DEBUG_ENV = "MLT_DEBUG"
 
@@ -39,9 +49,9 @@ TrackingUri = Annotated[
     typer.Option(
         "--tracking-uri",
         "-t",
-        envvar="MLFLOW_TRACKING_URI",
+        envvar=TRACKING_URI_ENV,
         show_envvar=True,
-        help="MLflow tracking URI [default: sqlite:///mlflow.db]",
+        help=f"MLflow tracking URI [default: {DEFAULT_TRACKING_URI}]",
     ),
 ]
 Experiment = Annotated[
@@ -49,9 +59,9 @@ Experiment = Annotated[
     typer.Option(
         "--experiment",
         "-e",
-        envvar="MLT_EXPERIMENT",
+        envvar=EXPERIMENT_ENV,
         show_envvar=True,
-        help="Experiment name [default: mlt]",
+        help=f"Experiment name [default: {DEFAULT_EXPERIMENT}]",
     ),
 ]
 OutputFormat = Annotated[
@@ -84,16 +94,12 @@ def user_errors() -> Iterator[None]:
             raise
         error("interrupted")
         raise typer.Exit(130) from None
-    except Exception as exc:  # MLflow's own errors about stores and URIs
-        if debug or not _is_mlflow_error(exc):
+    except Exception as exc:  # an MLflow error the library did not expect
+        translated = as_mlt_error(exc)
+        if debug or translated is None:
             raise
-        error(first_line(exc))
+        error(translated.message)
         raise typer.Exit(1) from None
-
-
-def _is_mlflow_error(exc: BaseException) -> bool:
-    mlflow_exceptions = sys.modules.get("mlflow.exceptions")
-    return mlflow_exceptions is not None and isinstance(exc, mlflow_exceptions.MlflowException)
 
 
 @contextlib.contextmanager
@@ -166,15 +172,21 @@ def root(
 def train(
     alpha: Annotated[
         list[str] | None,
-        typer.Option(help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid."),
+        typer.Option(
+            help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid. "
+            f"[default: {DEFAULT_ALPHA}]"
+        ),
     ] = None,
     l1_ratio: Annotated[
         list[str] | None,
-        typer.Option(help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid."),
+        typer.Option(
+            help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid. "
+            f"[default: {DEFAULT_L1_RATIO}]"
+        ),
     ] = None,
     dataset: Annotated[
         str, typer.Option(help="Built-in data set (scikit-learn's bundled data)")
-    ] = "diabetes",
+    ] = DEFAULT_DATASET,
     data: Annotated[
         str | None, typer.Option(help="CSV file or URL to train on instead (, ; tab or |)")
     ] = None,
@@ -182,14 +194,20 @@ def train(
         str | None,
         typer.Option(help="Target column of --data [default: 'target', else the last column]"),
     ] = None,
-    test_size: Annotated[float, typer.Option(help="Share of rows held out for testing")] = 0.25,
+    test_size: Annotated[
+        float, typer.Option(help="Share of rows held out for testing")
+    ] = DEFAULT_TEST_SIZE,
     random_state: Annotated[
         int, typer.Option(min=0, max=2**32 - 1, help="Seed for the split and the model")
-    ] = 42,
+    ] = DEFAULT_RANDOM_STATE,
     standardize: Annotated[
         bool, typer.Option(help="Scale features before ElasticNet (--no-standardize: raw)")
     ] = True,
     run_name: Annotated[str | None, typer.Option(help="MLflow run name")] = None,
+    plots: Annotated[
+        bool,
+        typer.Option(help="Log plots of the model under plots/ in the run (--no-plots: skip)"),
+    ] = True,
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
@@ -200,8 +218,8 @@ def train(
     """
     from .training import TrainOptions, train_grid
 
-    alphas = _floats(alpha, "--alpha", 0.5)
-    l1_ratios = _floats(l1_ratio, "--l1-ratio", 0.5)
+    alphas = _floats(alpha, "--alpha", DEFAULT_ALPHA)
+    l1_ratios = _floats(l1_ratio, "--l1-ratio", DEFAULT_L1_RATIO)
     options = TrainOptions(
         dataset=dataset,
         data=data or None,
@@ -210,6 +228,7 @@ def train(
         random_state=random_state,
         standardize=standardize,
         run_name=run_name,
+        plots=plots,
     )
     fmt = choose_format(fmt)
     tracking = _tracking(tracking_uri, experiment)
@@ -239,7 +258,7 @@ def train(
         info(
             f"Runs are in {tracking.uri} (experiment {results[0].experiment_name!r}). "
             "Next: mlt compare, mlt register; "
-            f"browse: mlflow ui --backend-store-uri {tracking.uri}",
+            "browse: mlt ui",
             style="dim",
         )
 
@@ -255,19 +274,41 @@ def compare(
     show_all: Annotated[
         bool, typer.Option("--all", help="Show every param, not only those that differ")
     ] = False,
+    plot: Annotated[
+        str | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE",
+            help="Also draw the metric across the swept params (.png or .svg): "
+            "a heatmap for alpha x l1_ratio, a line for one param",
+        ),
+    ] = None,
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
 ) -> None:
     """List the experiment's runs, best first.
 
-    Example: mlt compare --top 5 --metric r2
+    Example: mlt compare --top 5 --metric r2 --plot sweep.png
     """
     from .comparison import compare_runs, differing_params
 
     fmt = choose_format(fmt)
     with user_errors(), _quiet_mlflow():
+        if plot:
+            from .plots import check_plot_path
+
+            check_plot_path(plot)
         runs = compare_runs(_tracking(tracking_uri, experiment), metric, top, filter_string)
+        if plot:
+            from .plots import sweep_plot
+
+            drawn = sweep_plot(runs, metric, plot)
+            info(
+                f"Wrote a {drawn.kind} of {metric} over {' x '.join(drawn.params)} "
+                f"({drawn.runs} runs) to {drawn.path}",
+                style="dim",
+            )
     names = sorted({p for r in runs for p in r.params}) if show_all else differing_params(runs)
     columns = [
         Column("run_id", lambda r: r["run_id"], no_wrap=True),
@@ -378,11 +419,11 @@ def serve(
             "--model",
             "-m",
             help="Model URI: models:/name@alias, models:/name/3, models:/m-..., runs:/ID/model "
-            "[default: models:/diabetes-elasticnet@champion]",
+            f"[default: {DEFAULT_MODEL_URI}]",
         ),
     ] = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = 5001,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = DEFAULT_PORT,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes")] = 1,
     tracking_uri: TrackingUri = None,
 ) -> None:
@@ -390,7 +431,6 @@ def serve(
 
     Example: mlt serve --model models:/diabetes-elasticnet@champion --port 5001
     """
-    from .serving import DEFAULT_MODEL_URI
     from .serving import serve as run_server
 
     def ready(server: Any) -> None:
@@ -420,9 +460,7 @@ def serve(
 def predict(
     model: Annotated[
         str | None,
-        typer.Option(
-            "--model", "-m", help="Model URI [default: models:/diabetes-elasticnet@champion]"
-        ),
+        typer.Option("--model", "-m", help=f"Model URI [default: {DEFAULT_MODEL_URI}]"),
     ] = None,
     input_: Annotated[
         str, typer.Option("--input", "-i", help="CSV or JSON-lines file, or - for stdin")
@@ -451,7 +489,6 @@ def predict(
     Example: cat rows.csv | mlt predict --model models:/diabetes-elasticnet@champion --input -
     """
     from .batch import predict_chunks, read_chunks
-    from .serving import DEFAULT_MODEL_URI
 
     if fmt is Format.table:
         raise typer.BadParameter("use csv, jsonl or json", param_hint="--format")
@@ -480,6 +517,38 @@ def _stream_to_stdout(frames: Iterator[Any], fmt: Format) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush goes nowhere
         raise typer.Exit(1) from None
+
+
+@app.command()
+def ui(
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on (0.0.0.0 exposes the UI: no login)")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = 5000,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Open MLflow's web UI on the runs and models mlt records (Ctrl-C stops it).
+
+    Example: mlt ui --port 5000, then open http://127.0.0.1:5000
+    """
+    from .ui import exposed, run_ui
+
+    tracking = _tracking(tracking_uri, None)
+
+    def ready(server: Any) -> None:
+        if not server.started:
+            info(f"The tracking server serves MLflow's UI: {server.url}", style="bold")
+            return
+        info(f"MLflow UI at {server.url} (store {server.tracking_uri})", style="bold")
+        info("  stop with Ctrl-C")
+
+    if exposed(host):
+        sys.stderr.write(
+            f"Warning: --host {host} makes the UI reachable from other machines, and it has "
+            "no authentication: anyone who reaches it can read and change runs and models\n"
+        )
+    with user_errors():
+        run_ui(tracking, host=host, port=port, on_ready=ready)
 
 
 # With an http:// tracking URI MLflow writes "View run ... at: URL" to stdout when a run

@@ -218,6 +218,17 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
+def check_no_missing(frame: pd.DataFrame, name: str) -> None:
+    """Missing values are an error naming each column with its count (nothing is imputed)."""
+    missing = frame.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing):
+        counts = ", ".join(f"{col} ({int(n)})" for col, n in missing.items())
+        raise DataError(
+            f"missing values in {name}: {counts}; fill or drop them first (mlt does not impute)"
+        )
+
+
 def _validate(name: str, source: str, frame: pd.DataFrame, target: str | None) -> Dataset:
     import numpy as np
     import pandas as pd
@@ -248,13 +259,7 @@ def _validate(name: str, source: str, frame: pd.DataFrame, target: str | None) -
     low, high = frame[target].min(), frame[target].max()
     if not low < high:  # one distinct value, or none
         raise DataError(f"target column {target!r} is constant in {name}: nothing to learn")
-    missing = frame.isna().sum()
-    missing = missing[missing > 0]
-    if len(missing):
-        counts = ", ".join(f"{col} ({int(n)})" for col, n in missing.items())
-        raise DataError(
-            f"missing values in {name}: {counts}; fill or drop them first (mlt does not impute)"
-        )
+    check_no_missing(frame, name)
     # Target last, everything float64, without copying a frame that already is so.
     ordered = [*features, target]
     numeric = frame if list(frame.columns) == ordered else frame[ordered]

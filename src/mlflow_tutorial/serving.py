@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Tracking
-from .errors import InvalidParameterError, ModelNotFoundError, first_line
+from .errors import InvalidParameterError, ModelNotFoundError
+from .mlflow_errors import mlflow_errors
 from .registry import DEFAULT_ALIAS, ModelVersionInfo, default_model_name, resolve_version
 
 DEFAULT_HOST = "127.0.0.1"
@@ -58,12 +59,9 @@ def download_model(
     version = resolve_version(tracking, model_uri)
     tracking.activate()
     import mlflow.artifacts
-    from mlflow.exceptions import MlflowException
 
-    try:
+    with _loading(model_uri):
         path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=destination)
-    except (MlflowException, OSError) as exc:
-        raise ModelNotFoundError(f"cannot load model {model_uri}: {first_line(exc)}") from exc
     if not os.path.exists(os.path.join(path, "MLmodel")):
         raise ModelNotFoundError(f"no MLflow model at {model_uri} (no MLmodel file)")
     return path, version
@@ -72,12 +70,15 @@ def download_model(
 def load_model(path_or_uri: str) -> Any:
     """A pyfunc model from a local folder or URI."""
     import mlflow.pyfunc
-    from mlflow.exceptions import MlflowException
 
-    try:
+    with _loading(path_or_uri):
         return mlflow.pyfunc.load_model(path_or_uri)
-    except (MlflowException, OSError) as exc:
-        raise ModelNotFoundError(f"cannot load model {path_or_uri}: {first_line(exc)}") from exc
+
+
+def _loading(model_uri: str) -> contextlib.AbstractContextManager[None]:
+    """Errors while fetching or loading a model: ``cannot load model URI: ...``."""
+    prefix = f"cannot load model {model_uri}"
+    return mlflow_errors(prefix=prefix, error=ModelNotFoundError, also=(OSError,))
 
 
 def build_app(model: Any) -> Any:
