@@ -4,9 +4,9 @@ docs/tutorial.es.md, in order, in a fresh directory per page, its shown output c
 Sybil collects the blocks (its Markdown ``CodeBlockParser`` for ``console`` and ``SkipParser``
 for ``<!-- skip: next "reason" -->``); the evaluator below runs them. In a block, ``$ `` starts a
 command (a trailing backslash continues it on the next line) and the lines up to the next
-command are what it prints on stdout. When comparing, 32-hex run ids and ``m-`` model ids match
-any others, and ``...`` right after a digit stands for the rest of a float's digits; everything
-else must match exactly (trailing spaces aside).
+command are what it prints on stdout. When comparing, 32-hex run ids (8-hex ones in a table
+cell) and ``m-`` model ids match any others, and ``...`` right after a digit stands for the
+rest of a float's digits; everything else must match exactly (trailing spaces aside).
 
 ``mlt ui`` and ``mlt serve`` run until stopped: the evaluator starts them in the background,
 waits until they answer, compares their first lines on stderr with the shown ones, and stops
@@ -47,6 +47,8 @@ START_TIMEOUT = 180
 
 RUN_ID = re.compile(r"\b[0-9a-f]{32}\b")
 MODEL_ID = re.compile(r"\bm-[0-9a-f]{32}\b")
+# Tables show run ids cut to 8 characters, as git does: a cell holding exactly that.
+SHORT_RUN_ID = re.compile(r"(?<=[│┃] )[0-9a-f]{8}(?= +[│┃])")
 FLOAT_TAIL = re.escape(re.escape("..."))  # "..." as it reads once escaped
 SKIPPED = (unittest.SkipTest, pytest.skip.Exception)
 
@@ -82,6 +84,7 @@ def parse_console(source: str) -> list[Step]:
 def normalize(text: str) -> str:
     text = MODEL_ID.sub("m-<model-id>", text)
     text = RUN_ID.sub("<run-id>", text)
+    text = SHORT_RUN_ID.sub("<short>", text)
     lines = [line.rstrip() for line in text.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
@@ -311,6 +314,8 @@ def test_both_pages_run_the_same_commands() -> None:
         pytest.param(f"$ echo run {'a' * 32}\nrun {'0' * 32}\n", True, id="run-id"),
         pytest.param("$ echo m-" + "b" * 32 + "\nm-" + "c" * 32 + "\n", True, id="model-id"),
         pytest.param(f"$ echo run {'a' * 31}\nrun {'0' * 31}\n", False, id="not-an-id"),
+        pytest.param("$ echo '│ 0a1b2c3d │'\n│ 99999999 │\n", True, id="short-id-in-a-cell"),
+        pytest.param("$ echo '0a1b2c3d'\n99999999\n", False, id="short-id-outside-a-table"),
         pytest.param("$ printf 'a\\\\nb\\n' | \\\ncat\na\\nb\n", True, id="continuation"),
         pytest.param("$ false\n", False, id="exit-code"),
         pytest.param("$ echo 1:5001\n1:5001\n", True, id="page-port"),
