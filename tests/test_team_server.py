@@ -37,7 +37,7 @@ import numpy as np
 import pytest
 from mlflow.exceptions import MlflowException
 
-from conftest import ENV_TO_CLEAR
+from mlflow_tutorial.config import STORE_ENVIRONMENT
 from mlflow_tutorial.data import load_dataset
 
 pytestmark = pytest.mark.slow
@@ -47,7 +47,7 @@ PG_TOOLS = ("initdb", "pg_ctl", "postgres")
 MODEL = "models:/diabetes-elasticnet@champion"
 DATABASE = "mlflow"
 # Anything that could point a subprocess somewhere other than the server under test.
-ENV_TO_DROP = (*ENV_TO_CLEAR, "PGHOST", "PGPORT", "PGDATA")
+ENV_TO_DROP = (*STORE_ENVIRONMENT, "PGHOST", "PGPORT", "PGDATA")
 
 
 # -- helpers -----------------------------------------------------------------------------------
