@@ -23,6 +23,7 @@ from bench.context import DataInfo  # noqa: E402
 from bench.loadgen import Load, parse_time, parse_wrk  # noqa: E402
 from bench.record import RunRecord  # noqa: E402
 from bench.report import render  # noqa: E402
+from bench.report.fmt import verdict  # noqa: E402
 from bench.scenarios import plots, serving, startup, sweep  # noqa: E402
 from bench.stats import Spread, Target  # noqa: E402
 
@@ -147,6 +148,15 @@ def test_target(value: float, limit: float, at_most: bool, met: bool, shortfall:
     target = Target("serving", "req/s", value, limit, at_most)
     assert target.met is met
     assert target.shortfall == pytest.approx(shortfall)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0.5, "**met**"), (1.0004, "**missed** by 0.0 %"), (1.05, "**missed** by 5.0 %"),
+     (3.0, "**missed** by 3.00×")],
+)  # fmt: skip
+def test_verdict(value: float, expected: str) -> None:
+    assert verdict(Target("serving", "RSS", value, 1.0, True)) == expected
 
 
 def test_target_not_measured() -> None:

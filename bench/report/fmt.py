@@ -63,6 +63,8 @@ def verdict(target: Target) -> str:
         return "not measured"
     if target.met:
         return "**met**"
+    if target.shortfall < 1.1:  # "by 1.00×" would hide how close it is
+        return f"**missed** by {(target.shortfall - 1) * 100:.1f} %"
     return f"**missed** by {fmt_x(target.shortfall)}"
 
 
