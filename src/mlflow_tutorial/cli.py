@@ -17,8 +17,18 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__
-from .errors import MltError, first_line
+from .config import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI, EXPERIMENT_ENV, TRACKING_URI_ENV
+from .data import DEFAULT_DATASET
+from .errors import MltError
+from .mlflow_errors import as_mlt_error
 from .output import Column, Format, choose_format, emit, error, info
+from .serving import DEFAULT_HOST, DEFAULT_MODEL_URI, DEFAULT_PORT
+from .training import (
+    DEFAULT_ALPHA,
+    DEFAULT_L1_RATIO,
+    DEFAULT_RANDOM_STATE,
+    DEFAULT_TEST_SIZE,
+)
 
 DEBUG_ENV = "MLT_DEBUG"
 
@@ -38,9 +48,9 @@ TrackingUri = Annotated[
     typer.Option(
         "--tracking-uri",
         "-t",
-        envvar="MLFLOW_TRACKING_URI",
+        envvar=TRACKING_URI_ENV,
         show_envvar=True,
-        help="MLflow tracking URI [default: sqlite:///mlflow.db]",
+        help=f"MLflow tracking URI [default: {DEFAULT_TRACKING_URI}]",
     ),
 ]
 Experiment = Annotated[
@@ -48,9 +58,9 @@ Experiment = Annotated[
     typer.Option(
         "--experiment",
         "-e",
-        envvar="MLT_EXPERIMENT",
+        envvar=EXPERIMENT_ENV,
         show_envvar=True,
-        help="Experiment name [default: mlt]",
+        help=f"Experiment name [default: {DEFAULT_EXPERIMENT}]",
     ),
 ]
 OutputFormat = Annotated[
@@ -83,16 +93,12 @@ def user_errors() -> Iterator[None]:
             raise
         error("interrupted")
         raise typer.Exit(130) from None
-    except Exception as exc:  # MLflow's own errors about stores and URIs
-        if debug or not _is_mlflow_error(exc):
+    except Exception as exc:  # an MLflow error the library did not expect
+        translated = as_mlt_error(exc)
+        if debug or translated is None:
             raise
-        error(first_line(exc))
+        error(translated.message)
         raise typer.Exit(1) from None
-
-
-def _is_mlflow_error(exc: BaseException) -> bool:
-    mlflow_exceptions = sys.modules.get("mlflow.exceptions")
-    return mlflow_exceptions is not None and isinstance(exc, mlflow_exceptions.MlflowException)
 
 
 @contextlib.contextmanager
@@ -165,15 +171,21 @@ def root(
 def train(
     alpha: Annotated[
         list[str] | None,
-        typer.Option(help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid."),
+        typer.Option(
+            help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid. "
+            f"[default: {DEFAULT_ALPHA}]"
+        ),
     ] = None,
     l1_ratio: Annotated[
         list[str] | None,
-        typer.Option(help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid."),
+        typer.Option(
+            help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid. "
+            f"[default: {DEFAULT_L1_RATIO}]"
+        ),
     ] = None,
     dataset: Annotated[
         str, typer.Option(help="Built-in data set (scikit-learn's bundled data)")
-    ] = "diabetes",
+    ] = DEFAULT_DATASET,
     data: Annotated[
         str | None, typer.Option(help="CSV file or URL to train on instead (, ; tab or |)")
     ] = None,
@@ -181,10 +193,12 @@ def train(
         str | None,
         typer.Option(help="Target column of --data [default: 'target', else the last column]"),
     ] = None,
-    test_size: Annotated[float, typer.Option(help="Share of rows held out for testing")] = 0.25,
+    test_size: Annotated[
+        float, typer.Option(help="Share of rows held out for testing")
+    ] = DEFAULT_TEST_SIZE,
     random_state: Annotated[
         int, typer.Option(min=0, max=2**32 - 1, help="Seed for the split and the model")
-    ] = 42,
+    ] = DEFAULT_RANDOM_STATE,
     standardize: Annotated[
         bool, typer.Option(help="Scale features before ElasticNet (--no-standardize: raw)")
     ] = True,
@@ -199,8 +213,8 @@ def train(
     """
     from .training import TrainOptions, train_grid
 
-    alphas = _floats(alpha, "--alpha", 0.5)
-    l1_ratios = _floats(l1_ratio, "--l1-ratio", 0.5)
+    alphas = _floats(alpha, "--alpha", DEFAULT_ALPHA)
+    l1_ratios = _floats(l1_ratio, "--l1-ratio", DEFAULT_L1_RATIO)
     options = TrainOptions(
         dataset=dataset,
         data=data or None,
@@ -377,11 +391,11 @@ def serve(
             "--model",
             "-m",
             help="Model URI: models:/name@alias, models:/name/3, models:/m-..., runs:/ID/model "
-            "[default: models:/diabetes-elasticnet@champion]",
+            f"[default: {DEFAULT_MODEL_URI}]",
         ),
     ] = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = 5001,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = DEFAULT_PORT,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes")] = 1,
     tracking_uri: TrackingUri = None,
 ) -> None:
@@ -389,7 +403,6 @@ def serve(
 
     Example: mlt serve --model models:/diabetes-elasticnet@champion --port 5001
     """
-    from .serving import DEFAULT_MODEL_URI
     from .serving import serve as run_server
 
     def ready(server: Any) -> None:
@@ -419,9 +432,7 @@ def serve(
 def predict(
     model: Annotated[
         str | None,
-        typer.Option(
-            "--model", "-m", help="Model URI [default: models:/diabetes-elasticnet@champion]"
-        ),
+        typer.Option("--model", "-m", help=f"Model URI [default: {DEFAULT_MODEL_URI}]"),
     ] = None,
     input_: Annotated[
         str, typer.Option("--input", "-i", help="CSV or JSON-lines file, or - for stdin")
@@ -441,8 +452,8 @@ def predict(
 
     Example: cat rows.csv | mlt predict --model models:/diabetes-elasticnet@champion --input -
     """
-    from .serving import DEFAULT_MODEL_URI, read_rows
     from .serving import predict as run_predict
+    from .serving import read_rows
 
     if fmt is Format.table:
         raise typer.BadParameter("use csv, jsonl or json", param_hint="--format")

@@ -13,7 +13,8 @@ from typing import Any
 
 from .config import Tracking
 from .errors import ExperimentNotFoundError, InvalidParameterError, RunNotFoundError
-from .training import TAG_DATASET, TAG_MODEL_URI, TAG_SWEEP
+from .mlflow_errors import mlflow_errors
+from .tags import TAG_DATASET, TAG_MODEL_URI, TAG_SWEEP
 
 METRICS = ("rmse", "mae", "r2")
 HIGHER_IS_BETTER = frozenset({"r2"})
@@ -46,7 +47,9 @@ def sort_direction(metric: str) -> str:
 
 def get_experiment_id(tracking: Tracking) -> str:
     """The id of the tracking configuration's experiment, or an error naming it."""
-    experiment = _call(tracking.client().get_experiment_by_name, tracking.experiment)
+    client = tracking.client()
+    with mlflow_errors():
+        experiment = client.get_experiment_by_name(tracking.experiment)
     if experiment is None:
         raise ExperimentNotFoundError(
             f"experiment {tracking.experiment!r} not found in {tracking.uri}"
@@ -139,30 +142,15 @@ def _search(
     token = None
     while True:
         page_size = min(limit - len(runs), _PAGE) if limit else _PAGE
-        page = _call(
-            client.search_runs,
-            [experiment_id],
-            filter_string=filter_string,
-            order_by=order_by,
-            max_results=page_size,
-            page_token=token,
-        )
+        with mlflow_errors():
+            page = client.search_runs(
+                [experiment_id],
+                filter_string=filter_string,
+                order_by=order_by,
+                max_results=page_size,
+                page_token=token,
+            )
         runs.extend(page)
         token = page.token
         if not token or (limit and len(runs) >= limit):
             return runs
-
-
-def _call(fn, *args, **kwargs):
-    """Call MLflow, turning its errors about bad input into mlt's own."""
-    from mlflow.exceptions import MlflowException
-
-    from .errors import TrackingError, first_line
-
-    try:
-        return fn(*args, **kwargs)
-    except MlflowException as exc:
-        message = first_line(exc)
-        if exc.error_code == "INVALID_PARAMETER_VALUE":
-            raise InvalidParameterError(message) from exc
-        raise TrackingError(message) from exc

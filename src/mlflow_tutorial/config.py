@@ -48,8 +48,11 @@ class Tracking:
         """An ``MlflowClient`` for this store."""
         from mlflow import MlflowClient
 
+        from .mlflow_errors import mlflow_errors
+
         prepare_store(self.uri)
-        return MlflowClient(tracking_uri=self.uri)
+        with mlflow_errors(prefix=f"cannot open the tracking store {self.uri}"):
+            return MlflowClient(tracking_uri=self.uri)
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -93,16 +96,12 @@ def prepare_store(uri: str) -> None:
     if sqlite_path(uri) is None:
         return
     from mlflow import MlflowClient
-    from sqlalchemy.exc import SQLAlchemyError
 
-    from .errors import TrackingError, first_line
+    from .mlflow_errors import mlflow_errors
 
-    try:
-        with store_lock(uri):
-            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
-    except (OSError, SQLAlchemyError) as exc:
-        reason = getattr(exc, "strerror", None) or first_line(getattr(exc, "orig", None) or exc)
-        raise TrackingError(f"cannot open the tracking store {uri}: {reason}") from exc
+    prefix = f"cannot open the tracking store {uri}"
+    with mlflow_errors(prefix=prefix, also=(OSError,)), store_lock(uri):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
 
 
 @functools.lru_cache(maxsize=16)

@@ -202,6 +202,17 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
+def check_no_missing(frame: pd.DataFrame, name: str) -> None:
+    """Missing values are an error naming each column with its count (nothing is imputed)."""
+    missing = frame.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing):
+        counts = ", ".join(f"{col} ({int(n)})" for col, n in missing.items())
+        raise DataError(
+            f"missing values in {name}: {counts}; fill or drop them first (mlt does not impute)"
+        )
+
+
 def _validate(name: str, source: str, frame: pd.DataFrame, target: str | None) -> Dataset:
     import numpy as np
     import pandas as pd
@@ -231,13 +242,7 @@ def _validate(name: str, source: str, frame: pd.DataFrame, target: str | None) -
         raise DataError(f"target column {target!r} must be numeric, it is {frame[target].dtype}")
     if frame[target].nunique(dropna=True) < 2:
         raise DataError(f"target column {target!r} is constant in {name}: nothing to learn")
-    missing = frame.isna().sum()
-    missing = missing[missing > 0]
-    if len(missing):
-        counts = ", ".join(f"{col} ({int(n)})" for col, n in missing.items())
-        raise DataError(
-            f"missing values in {name}: {counts}; fill or drop them first (mlt does not impute)"
-        )
+    check_no_missing(frame, name)
     numeric = frame[[*features, target]].astype("float64")
     infinite = [c for c in numeric.columns if np.isinf(numeric[c].to_numpy()).any()]
     if infinite:

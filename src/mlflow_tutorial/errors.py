@@ -26,20 +26,36 @@ class DataError(MltError):
     """The data set cannot be read or does not suit a regression."""
 
 
-class ExperimentNotFoundError(MltError):
+class NotFoundError(MltError):
+    """Something named does not exist in the tracking store or registry."""
+
+
+class ExperimentNotFoundError(NotFoundError):
     """The named experiment does not exist in the tracking store."""
 
 
-class RunNotFoundError(MltError):
+class RunNotFoundError(NotFoundError):
     """A run id does not name a run, or the run has no usable model."""
 
 
-class ModelNotFoundError(MltError):
+class ModelNotFoundError(NotFoundError):
     """A model URI does not resolve to a model."""
+
+
+class AlreadyExistsError(MltError):
+    """Something to be created exists already (and cannot simply be reused)."""
 
 
 class TrackingError(MltError):
     """The tracking store or server cannot be reached or refused the request."""
+
+
+class AuthenticationError(TrackingError):
+    """The tracking server refused the credentials, or wants some (HTTP 401)."""
+
+
+class PermissionDeniedError(TrackingError):
+    """The tracking server knows the user but refuses the request (HTTP 403)."""
 
 
 def first_line(exc: BaseException) -> str:

@@ -11,15 +11,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .comparison import METRICS, _call, best_run
+from .comparison import METRICS, best_run
 from .config import Tracking
-from .errors import InvalidParameterError, ModelNotFoundError, RunNotFoundError, first_line
-from .training import MODEL_NAME, TAG_DATASET
+from .errors import InvalidParameterError, ModelNotFoundError, RunNotFoundError
+from .mlflow_errors import mlflow_errors
+from .tags import TAG_DATASET, TAG_METRIC_PREFIX, TAG_SOURCE_RUN
+from .training import MODEL_NAME
 
 DEFAULT_ALIAS = "champion"
 MODEL_SUFFIX = "elasticnet"
-TAG_SOURCE_RUN = "mlt.source_run"
-TAG_METRIC_PREFIX = "mlt.metric."
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -71,13 +71,9 @@ def register_model(
     name = name or default_model_name(
         run.data.tags.get(TAG_DATASET) or run.data.params.get("dataset")
     )
-    existing = [
-        mv
-        for mv in _call(
-            client.search_model_versions, f"name = '{_quote(name)}' and run_id = '{run_id}'"
-        )
-        if mv.source == model_uri
-    ]
+    with mlflow_errors():
+        same_run = client.search_model_versions(f"name = '{_quote(name)}' and run_id = '{run_id}'")
+    existing = [mv for mv in same_run if mv.source == model_uri]
     created = not existing
     if existing:
         version = min(existing, key=lambda mv: int(mv.version))
@@ -91,10 +87,12 @@ def register_model(
             }
         )
         tracking.activate()
-        version = _call(mlflow.register_model, model_uri, name, tags=tags)
-    for alias in aliases:
-        _call(client.set_registered_model_alias, name, alias, str(version.version))
-    return _info(_call(client.get_model_version, name, str(version.version)), created)
+        with mlflow_errors():
+            version = mlflow.register_model(model_uri, name, tags=tags)
+    with mlflow_errors():
+        for alias in aliases:
+            client.set_registered_model_alias(name, alias, str(version.version))
+        return _info(client.get_model_version(name, str(version.version)), created)
 
 
 def list_versions(
@@ -125,21 +123,16 @@ def resolve_version(tracking: Tracking, model_uri: str) -> ModelVersionInfo | No
     client = tracking.client()
     _get_registered_model(client, name)
     if alias:
-        mv = _lookup(
-            client.get_model_version_by_alias,
-            name,
-            alias,
-            what=f"alias {alias!r} of model {name!r}",
-        )
+        with mlflow_errors(f"alias {alias!r} of model {name!r}", not_found=ModelNotFoundError):
+            mv = client.get_model_version_by_alias(name, alias)
     elif version == "latest":
         versions = _search_versions(client, f"name = '{_quote(name)}'")
         if not versions:
             raise ModelNotFoundError(f"registered model {name!r} has no versions")
         mv = max(versions, key=lambda v: int(v.version))
     else:
-        mv = _lookup(
-            client.get_model_version, name, version, what=f"version {version} of model {name!r}"
-        )
+        with mlflow_errors(f"version {version} of model {name!r}", not_found=ModelNotFoundError):
+            mv = client.get_model_version(name, version)
     return _info(mv)
 
 
@@ -166,43 +159,36 @@ def _info(mv: Any, created: bool = False, aliases: list[str] | None = None) -> M
 
 def _check_names(name: str | None, aliases: Sequence[str]) -> None:
     """MLflow's own rules for model and alias names, applied up front."""
-    from mlflow.exceptions import MlflowException
     from mlflow.utils.validation import (
         _validate_model_alias_name,
         _validate_model_alias_name_reserved,
         _validate_model_name,
     )
 
-    try:
+    with mlflow_errors(error=InvalidParameterError):
         if name is not None:
             _validate_model_name(name)
         for alias in aliases:
             _validate_model_alias_name(alias)
             _validate_model_alias_name_reserved(alias)
-    except MlflowException as exc:
-        raise InvalidParameterError(first_line(exc)) from exc
 
 
 def _get_run(client: Any, run_id: str) -> Any:
-    from mlflow.exceptions import MlflowException
-
     if not _RUN_ID.match(run_id or ""):
         raise RunNotFoundError(f"not a run id: {run_id!r}")
-    try:
+    with mlflow_errors(f"run {run_id}", not_found=RunNotFoundError):
         return client.get_run(run_id)
-    except MlflowException as exc:
-        raise RunNotFoundError(f"run {run_id} not found") from exc
 
 
 def _logged_model_uri(client: Any, run: Any) -> str:
     """``models:/m-...`` of the run's logged model named ``model`` (the newest if several)."""
     run_id = run.info.run_id
-    models = _call(
-        client.search_logged_models,
-        experiment_ids=[run.info.experiment_id],
-        filter_string=f"source_run_id = '{run_id}'",
-        order_by=[{"field_name": "creation_timestamp", "ascending": False}],
-    )
+    with mlflow_errors():
+        models = client.search_logged_models(
+            experiment_ids=[run.info.experiment_id],
+            filter_string=f"source_run_id = '{run_id}'",
+            order_by=[{"field_name": "creation_timestamp", "ascending": False}],
+        )
     named = [m for m in models if m.name == MODEL_NAME] or list(models)
     if not named:
         raise RunNotFoundError(f"run {run_id} has no logged model to register")
@@ -210,27 +196,16 @@ def _logged_model_uri(client: Any, run: Any) -> str:
 
 
 def _get_registered_model(client: Any, name: str) -> Any:
-    return _lookup(client.get_registered_model, name, what=f"registered model {name!r}")
-
-
-def _lookup(fn, *args, what: str) -> Any:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return fn(*args)
-    except MlflowException as exc:
-        if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"}:
-            raise ModelNotFoundError(f"{what} not found") from exc
-        raise
+    with mlflow_errors(f"registered model {name!r}", not_found=ModelNotFoundError):
+        return client.get_registered_model(name)
 
 
 def _search_versions(client: Any, filter_string: str | None) -> list[Any]:
     versions: list[Any] = []
     token = None
     while True:
-        page = _call(
-            client.search_model_versions, filter_string, max_results=1000, page_token=token
-        )
+        with mlflow_errors():
+            page = client.search_model_versions(filter_string, max_results=1000, page_token=token)
         versions.extend(page)
         token = page.token
         if not token:

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from .config import Tracking
-from .data import sniff_delimiter
+from .data import check_no_missing, sniff_delimiter
 from .errors import DataError, InvalidParameterError, ModelNotFoundError, first_line
+from .mlflow_errors import mlflow_errors
 from .registry import DEFAULT_ALIAS, ModelVersionInfo, default_model_name, resolve_version
 
 if TYPE_CHECKING:
@@ -64,12 +65,9 @@ def download_model(
     version = resolve_version(tracking, model_uri)
     tracking.activate()
     import mlflow.artifacts
-    from mlflow.exceptions import MlflowException
 
-    try:
+    with _loading(model_uri):
         path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=destination)
-    except (MlflowException, OSError) as exc:
-        raise ModelNotFoundError(f"cannot load model {model_uri}: {first_line(exc)}") from exc
     if not os.path.exists(os.path.join(path, "MLmodel")):
         raise ModelNotFoundError(f"no MLflow model at {model_uri} (no MLmodel file)")
     return path, version
@@ -78,12 +76,15 @@ def download_model(
 def load_model(path_or_uri: str) -> Any:
     """A pyfunc model from a local folder or URI."""
     import mlflow.pyfunc
-    from mlflow.exceptions import MlflowException
 
-    try:
+    with _loading(path_or_uri):
         return mlflow.pyfunc.load_model(path_or_uri)
-    except (MlflowException, OSError) as exc:
-        raise ModelNotFoundError(f"cannot load model {path_or_uri}: {first_line(exc)}") from exc
+
+
+def _loading(model_uri: str) -> contextlib.AbstractContextManager[None]:
+    """Errors while fetching or loading a model: ``cannot load model URI: ...``."""
+    prefix = f"cannot load model {model_uri}"
+    return mlflow_errors(prefix=prefix, error=ModelNotFoundError, also=(OSError,))
 
 
 def build_app(model: Any) -> Any:
@@ -261,7 +262,6 @@ def predict(
     """Predictions for ``rows`` as a DataFrame with a ``prediction`` column (after the input
     columns when ``with_inputs``). Columns are checked against the model's signature."""
     import pandas as pd
-    from mlflow.exceptions import MlflowException
 
     # The model is downloaded into a folder of our own and removed afterwards (loading a
     # remote URI directly leaves a copy in the temporary directory on every call).
@@ -269,10 +269,8 @@ def predict(
         path, _ = download_model(model_uri, folder, tracking)
         model = load_model(path)
     features = _model_inputs(model, rows)
-    try:
+    with mlflow_errors(prefix="the model rejected the input", error=DataError):
         predicted = model.predict(features)
-    except MlflowException as exc:
-        raise DataError(f"the model rejected the input: {first_line(exc)}") from exc
     values = list(
         predicted.iloc[:, 0] if hasattr(predicted, "iloc") and predicted.ndim == 2 else predicted
     )
@@ -307,9 +305,5 @@ def _model_inputs(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
             features[spec.name] = column.astype("float64")
     if not_numeric:
         raise DataError(f"input columns must be numeric; not numeric: {', '.join(not_numeric)}")
-    missing_values = features.isna().sum()
-    missing_values = missing_values[missing_values > 0]
-    if len(missing_values):
-        counts = ", ".join(f"{col} ({int(n)})" for col, n in missing_values.items())
-        raise DataError(f"missing values in input: {counts}")
+    check_no_missing(features, "input")
     return features

@@ -22,17 +22,19 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .config import Tracking, store_lock
 from .data import DEFAULT_DATASET, Dataset, Split, check_test_size, load_dataset, split
-from .errors import InvalidParameterError, TrackingError, first_line
+from .errors import InvalidParameterError, TrackingError
+from .mlflow_errors import is_mlflow_error, mlflow_errors
+from .tags import TAG_DATASET, TAG_MODEL_URI, TAG_PARENT_RUN, TAG_SWEEP, TAG_VERSION
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 MODEL_NAME = "model"
-TAG_VERSION = "mlt.version"
-TAG_DATASET = "mlt.dataset"
-TAG_SWEEP = "mlt.sweep_id"
-TAG_MODEL_URI = "mlt.model_uri"
 RUN_ID_ENV = "MLFLOW_RUN_ID"
+DEFAULT_ALPHA = 0.5
+DEFAULT_L1_RATIO = 0.5
+DEFAULT_TEST_SIZE = 0.25
+DEFAULT_RANDOM_STATE = 42
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,8 @@ class TrainOptions:
     dataset: str | None = DEFAULT_DATASET
     data: str | None = None
     target: str | None = None
-    test_size: float = 0.25
-    random_state: int | None = 42
+    test_size: float = DEFAULT_TEST_SIZE
+    random_state: int | None = DEFAULT_RANDOM_STATE
     standardize: bool = True
     run_name: str | None = None
 
@@ -72,6 +74,18 @@ class TrainResult:
 ProgressCallback = Callable[[int, int, TrainResult], None]
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """What every run of one :func:`train_grid` call shares."""
+
+    experiment_id: str
+    experiment_name: str
+    data: Dataset
+    parts: Split
+    options: TrainOptions
+    sweep_id: str | None
+
+
 def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
@@ -87,8 +101,8 @@ def validate_hyperparameters(alpha: float, l1_ratio: float) -> None:
 
 
 def train(
-    alpha: float = 0.5,
-    l1_ratio: float = 0.5,
+    alpha: float = DEFAULT_ALPHA,
+    l1_ratio: float = DEFAULT_L1_RATIO,
     options: TrainOptions | None = None,
     tracking: Tracking | None = None,
 ) -> TrainResult:
@@ -127,21 +141,11 @@ def train_grid(
     outer_run_id = os.environ.pop(RUN_ID_ENV, None)
     results: list[TrainResult] = []
     try:
-        if outer_run_id:
-            results = _train_in_project_run(
-                outer_run_id, points, data, parts, options, sweep_id, on_progress
-            )
-        else:
-            experiment = _set_experiment(tracking)
-            where = (experiment.experiment_id, experiment.name)
+        with _outer_run(outer_run_id) as outer:
+            context = _context(tracking, outer, data, parts, options, sweep_id)
             for i, (alpha, l1_ratio) in enumerate(points):
-                with _tracked_run(
-                    experiment_id=experiment.experiment_id,
-                    run_name=_run_name(options.run_name, i, len(points)),
-                ) as run:
-                    result = _fit_and_log(
-                        run, where, alpha, l1_ratio, data, parts, options, sweep_id
-                    )
+                with _point_run(context, outer, i, len(points)) as (run, logged_params):
+                    result = _fit_and_log(context, run, alpha, l1_ratio, logged_params)
                 results.append(result)
                 if on_progress:
                     on_progress(i + 1, len(points), result)
@@ -151,51 +155,52 @@ def train_grid(
     return results
 
 
-def _train_in_project_run(
-    outer_run_id: str,
-    points: list[tuple[float, float]],
+@contextlib.contextmanager
+def _outer_run(run_id: str | None) -> Iterator[Any]:
+    """The run ``mlflow run`` created (resumed), or None outside a project run."""
+    if run_id is None:
+        yield None
+        return
+    with _tracked_run(run_id=run_id) as run:
+        yield run
+
+
+def _context(
+    tracking: Tracking,
+    outer: Any,
     data: Dataset,
     parts: Split,
     options: TrainOptions,
     sweep_id: str | None,
-    on_progress: ProgressCallback | None,
-) -> list[TrainResult]:
-    """Log into the run ``mlflow run`` created: itself for one point, children for a grid."""
+) -> RunContext:
+    """The experiment runs go to: the tracking configuration's, or the project run's. A
+    project run holding a grid is tagged as its parent."""
     import mlflow
 
-    results = []
-    with _tracked_run(run_id=outer_run_id) as outer:
-        experiment_id = outer.info.experiment_id
-        where = (experiment_id, mlflow.get_experiment(experiment_id).name)
-        if len(points) == 1:
-            alpha, l1_ratio = points[0]
-            # `mlflow run` has already logged the entry point's parameters, typed and
-            # shell-quoted (alpha=1 reads "1"); MLflow never changes a logged param.
-            result = _fit_and_log(
-                outer,
-                where,
-                alpha,
-                l1_ratio,
-                data,
-                parts,
-                options,
-                None,
-                logged_params=outer.data.params,
-            )
-            results.append(result)
-            if on_progress:
-                on_progress(1, 1, results[0])
-            return results
-        mlflow.set_tags({TAG_SWEEP: sweep_id, TAG_VERSION: __version__, TAG_DATASET: data.name})
-        for i, (alpha, l1_ratio) in enumerate(points):
-            with _tracked_run(
-                nested=True, run_name=_run_name(options.run_name, i, len(points))
-            ) as child:
-                result = _fit_and_log(child, where, alpha, l1_ratio, data, parts, options, sweep_id)
-            results.append(result)
-            if on_progress:
-                on_progress(i + 1, len(points), result)
-    return results
+    if outer is None:
+        experiment = _set_experiment(tracking)
+    else:
+        experiment = mlflow.get_experiment(outer.info.experiment_id)
+        if sweep_id:
+            mlflow.set_tags({TAG_SWEEP: sweep_id, TAG_VERSION: __version__, TAG_DATASET: data.name})
+    return RunContext(experiment.experiment_id, experiment.name, data, parts, options, sweep_id)
+
+
+@contextlib.contextmanager
+def _point_run(
+    context: RunContext, outer: Any, index: int, total: int
+) -> Iterator[tuple[Any, Mapping[str, str]]]:
+    """The run one grid point logs into, with the params it already has: a new run in the
+    experiment; under ``mlflow run``, the project run itself for a single point, else a child.
+    """
+    if outer is not None and total == 1:
+        # `mlflow run` has already logged the entry point's parameters, typed and
+        # shell-quoted (alpha=1 reads "1"); MLflow never changes a logged param.
+        yield outer, outer.data.params
+        return
+    where = {"nested": True} if outer is not None else {"experiment_id": context.experiment_id}
+    with _tracked_run(run_name=_run_name(context.options.run_name, index, total), **where) as run:
+        yield run, {}
 
 
 @contextlib.contextmanager
@@ -213,14 +218,11 @@ def _tracked_run(**kwargs: Any) -> Iterator[Any]:
 
 def _set_experiment(tracking: Tracking):
     import mlflow
-    from mlflow.exceptions import MlflowException
 
-    try:
-        with store_lock(tracking.uri):  # parallel trainers would race to create it
-            return mlflow.set_experiment(tracking.experiment)
-    except MlflowException as exc:
-        name = tracking.experiment
-        raise TrackingError(f"cannot use experiment {name!r}: {first_line(exc)}") from exc
+    prefix = f"cannot use experiment {tracking.experiment!r}"
+    # store_lock: parallel trainers would race to create the experiment.
+    with mlflow_errors(prefix=prefix, error=TrackingError), store_lock(tracking.uri):
+        return mlflow.set_experiment(tracking.experiment)
 
 
 def _log_dataset(dataset: Any) -> None:
@@ -232,7 +234,6 @@ def _log_dataset(dataset: Any) -> None:
     finds the row the other process wrote.
     """
     import mlflow
-    from mlflow.exceptions import MlflowException
 
     uri = mlflow.get_tracking_uri()
     for attempt in (1, 2):
@@ -240,8 +241,8 @@ def _log_dataset(dataset: Any) -> None:
             with store_lock(uri):
                 mlflow.log_input(dataset, context="training")
             return
-        except MlflowException:
-            if attempt == 2:
+        except Exception as exc:
+            if attempt == 2 or not is_mlflow_error(exc):
                 raise
 
 
@@ -291,15 +292,11 @@ def model_requirements() -> list[str]:
 
 
 def _fit_and_log(
+    context: RunContext,
     run: Any,
-    where: tuple[str, str],
     alpha: float,
     l1_ratio: float,
-    data: Dataset,
-    parts: Split,
-    options: TrainOptions,
-    sweep_id: str | None,
-    logged_params: Mapping[str, str] | None = None,
+    logged_params: Mapping[str, str],
 ) -> TrainResult:
     """Fit, evaluate and log one point into ``run``. Keys of ``logged_params`` (params the
     run already has) are not logged again."""
@@ -308,6 +305,7 @@ def _fit_and_log(
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.models import infer_signature
 
+    data, parts, options = context.data, context.parts, context.options
     model = build_pipeline(alpha, l1_ratio, options.standardize, options.random_state)
     model.fit(parts.X_train, parts.y_train)
     metrics = evaluate(model, parts.X_test, parts.y_test)
@@ -323,10 +321,10 @@ def _fit_and_log(
         "n_features": len(data.features),
     }
     tags = {TAG_VERSION: __version__, TAG_DATASET: data.name}
-    if sweep_id:
-        tags[TAG_SWEEP] = sweep_id
+    if context.sweep_id:
+        tags[TAG_SWEEP] = context.sweep_id
 
-    mlflow.log_params({k: v for k, v in params.items() if k not in (logged_params or {})})
+    mlflow.log_params({k: v for k, v in params.items() if k not in logged_params})
     mlflow.set_tags(tags)
     with warnings.catch_warnings():
         # "source can be interpreted in multiple ways": both readings are the same class.
@@ -349,18 +347,18 @@ def _fit_and_log(
     return TrainResult(
         run_id=run.info.run_id,
         run_name=run.info.run_name,
-        experiment_id=where[0],
-        experiment_name=where[1],
+        experiment_id=context.experiment_id,
+        experiment_name=context.experiment_name,
         model_uri=info.model_uri,
         model_id=info.model_id,
         params=params,
         metrics=metrics,
         dataset=data.name,
-        sweep_id=sweep_id,
+        sweep_id=context.sweep_id,
         parent_run_id=_parent_of(run),
         tags=tags,
     )
 
 
 def _parent_of(run: Any) -> str | None:
-    return run.data.tags.get("mlflow.parentRunId")
+    return run.data.tags.get(TAG_PARENT_RUN)
