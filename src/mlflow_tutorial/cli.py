@@ -203,6 +203,10 @@ def train(
         bool, typer.Option(help="Scale features before ElasticNet (--no-standardize: raw)")
     ] = True,
     run_name: Annotated[str | None, typer.Option(help="MLflow run name")] = None,
+    plots: Annotated[
+        bool,
+        typer.Option(help="Log plots of the model under plots/ in the run (--no-plots: skip)"),
+    ] = True,
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
@@ -223,6 +227,7 @@ def train(
         random_state=random_state,
         standardize=standardize,
         run_name=run_name,
+        plots=plots,
     )
     fmt = choose_format(fmt)
     tracking = _tracking(tracking_uri, experiment)
@@ -252,7 +257,7 @@ def train(
         info(
             f"Runs are in {tracking.uri} (experiment {results[0].experiment_name!r}). "
             "Next: mlt compare, mlt register; "
-            f"browse: mlflow ui --backend-store-uri {tracking.uri}",
+            "browse: mlt ui",
             style="dim",
         )
 
@@ -268,19 +273,41 @@ def compare(
     show_all: Annotated[
         bool, typer.Option("--all", help="Show every param, not only those that differ")
     ] = False,
+    plot: Annotated[
+        str | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE",
+            help="Also draw the metric across the swept params (.png or .svg): "
+            "a heatmap for alpha x l1_ratio, a line for one param",
+        ),
+    ] = None,
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
 ) -> None:
     """List the experiment's runs, best first.
 
-    Example: mlt compare --top 5 --metric r2
+    Example: mlt compare --top 5 --metric r2 --plot sweep.png
     """
     from .comparison import compare_runs, differing_params
 
     fmt = choose_format(fmt)
     with user_errors(), _quiet_mlflow():
+        if plot:
+            from .plots import check_plot_path
+
+            check_plot_path(plot)
         runs = compare_runs(_tracking(tracking_uri, experiment), metric, top, filter_string)
+        if plot:
+            from .plots import sweep_plot
+
+            drawn = sweep_plot(runs, metric, plot)
+            info(
+                f"Wrote a {drawn.kind} of {metric} over {' x '.join(drawn.params)} "
+                f"({drawn.runs} runs) to {drawn.path}",
+                style="dim",
+            )
     names = sorted({p for r in runs for p in r.params}) if show_all else differing_params(runs)
     columns = [
         Column("run_id", lambda r: r["run_id"], no_wrap=True),
@@ -472,6 +499,38 @@ def predict(
     except OSError as exc:
         error(f"cannot write {output}: {exc.strerror or exc}")
         raise typer.Exit(1) from None
+
+
+@app.command()
+def ui(
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on (0.0.0.0 exposes the UI: no login)")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = 5000,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Open MLflow's web UI on the runs and models mlt records (Ctrl-C stops it).
+
+    Example: mlt ui --port 5000, then open http://127.0.0.1:5000
+    """
+    from .ui import exposed, run_ui
+
+    tracking = _tracking(tracking_uri, None)
+
+    def ready(server: Any) -> None:
+        if not server.started:
+            info(f"The tracking server serves MLflow's UI: {server.url}", style="bold")
+            return
+        info(f"MLflow UI at {server.url} (store {server.tracking_uri})", style="bold")
+        info("  stop with Ctrl-C")
+
+    if exposed(host):
+        sys.stderr.write(
+            f"Warning: --host {host} makes the UI reachable from other machines, and it has "
+            "no authentication: anyone who reaches it can read and change runs and models\n"
+        )
+    with user_errors():
+        run_ui(tracking, host=host, port=port, on_ready=ready)
 
 
 # With an http:// tracking URI MLflow writes "View run ... at: URL" to stdout when a run

@@ -48,6 +48,7 @@ class TrainOptions:
     random_state: int | None = DEFAULT_RANDOM_STATE
     standardize: bool = True
     run_name: str | None = None
+    plots: bool = True
 
 
 @dataclass(frozen=True)
@@ -342,6 +343,10 @@ def _fit_and_log(
         pip_requirements=model_requirements(),
     )
     mlflow.log_metrics(metrics, model_id=info.model_id)
+    if options.plots:
+        from .plots import log_model_plots
+
+        log_model_plots(model, parts.X_test, parts.y_test, metrics)
     mlflow.set_tag(TAG_MODEL_URI, info.model_uri)
     tags[TAG_MODEL_URI] = info.model_uri
     return TrainResult(
