@@ -49,6 +49,21 @@ ENV_TO_DROP = (
 )
 
 
+def run_mlt(
+    cwd: Path, env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    """``mlt ARGS`` as a real process (``python -m mlflow_tutorial``), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlflow_tutorial", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -222,7 +237,7 @@ def mlflow_server(
     """``mlflow server`` on ``backend`` with its artifacts under ``home``; stopped (its whole
     process group) afterwards, and an error if any of its processes ignored SIGTERM."""
     artifacts, cwd, log = home / "artifacts", home / "cwd", home / "server.log"
-    artifacts.mkdir()
+    artifacts.mkdir(parents=True)
     cwd.mkdir()
     port = free_port()
     args = [str(BIN / "mlflow"), "server", "--backend-store-uri", backend]
@@ -246,3 +261,89 @@ def mlflow_server(
     finally:
         killed = stop_group(proc)
     assert not killed, f"mlflow server processes ignored SIGTERM and were killed: {killed}"
+
+
+ADMIN = "admin"
+
+
+@dataclass
+class AuthServer(TeamServer):
+    """A basic-auth ``mlflow server``: ``admin_password`` is its admin's, and
+    ``passwords[user]`` the password of each user it was started with."""
+
+    admin_password: str = ""
+    passwords: dict[str, str] = field(default_factory=dict)
+
+    def login(self, user: str) -> dict[str, str]:
+        """MLflow's two variables for ``user``: what a teammate's shell sets."""
+        password = self.admin_password if user == ADMIN else self.passwords[user]
+        return {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password}
+
+    @contextlib.contextmanager
+    def as_user(self, user: str) -> Iterator[None]:
+        """This process's MLflow calls made as ``user`` (MLflow reads the variables per call)."""
+        saved = {name: os.environ.get(name) for name in self.login(user)}
+        os.environ.update(self.login(user))
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    def grant(self, user: str, resource_type: str, resource_id: str, permission: str) -> None:
+        """Give ``user`` a permission on an experiment (by id) or a registered model (by name),
+        through MLflow's own client for the auth app, as the admin."""
+        from mlflow.server import get_app_client
+
+        with self.as_user(ADMIN):
+            client = get_app_client("basic-auth", tracking_uri=self.url)
+            client.grant_user_permission(user, resource_type, resource_id, permission)
+
+
+@contextlib.contextmanager
+def basic_auth_server(
+    cluster: PostgresCluster, tracking_db: str, home: Path, users: dict[str, str]
+) -> Iterator[AuthServer]:
+    """``mlflow server --app-name basic-auth`` on ``tracking_db``, its user store in a database
+    of its own on the same cluster, with an admin and ``users`` (name -> password) created.
+
+    The server is configured the documented way: a ``basic_auth.ini`` named by
+    MLFLOW_AUTH_CONFIG_PATH (``database_uri``, ``default_permission = READ``), the admin's
+    password from MLFLOW_AUTH_ADMIN_PASSWORD, Flask's secret from MLFLOW_FLASK_SERVER_SECRET_KEY.
+    """
+    import secrets
+
+    auth_db_name = tracking_db.rpartition("/")[2].split("?")[0] + "_auth"
+    with cluster.database(auth_db_name) as auth_db:
+        config = home / "basic_auth.ini"
+        config.write_text(
+            "[mlflow]\n"
+            "default_permission = READ\n"
+            f"database_uri = {auth_db}\n"
+            f"admin_username = {ADMIN}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        )
+        admin_password = secrets.token_urlsafe(16)
+        env = clean_env(
+            MLFLOW_AUTH_CONFIG_PATH=str(config),
+            MLFLOW_AUTH_ADMIN_PASSWORD=admin_password,
+            MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(32),
+            # mlt uses none of the server's background jobs: 5 processes instead of 13.
+            MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+        )
+        with mlflow_server(
+            tracking_db, home / "server", "--app-name", "basic-auth", env=env
+        ) as plain:
+            server = AuthServer(
+                plain.url, plain.db, plain.artifacts, plain.log, admin_password, dict(users)
+            )
+            from mlflow.server import get_app_client
+
+            with server.as_user(ADMIN):
+                client = get_app_client("basic-auth", tracking_uri=server.url)
+                for user, password in users.items():
+                    client.create_user(user, password)
+            yield server

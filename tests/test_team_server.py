@@ -28,7 +28,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from mlflow_tutorial.data import load_dataset
-from team_support import TeamServer, clean_env, mlflow_server, query
+from team_support import TeamServer, clean_env, mlflow_server, query, run_mlt
 
 pytestmark = pytest.mark.slow
 
@@ -53,15 +53,7 @@ def client_env(server: TeamServer, cwd: Path) -> dict[str, str]:
 def mlt(
     server: TeamServer, cwd: Path, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "mlflow_tutorial", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=client_env(server, cwd),
-    )
+    done = run_mlt(cwd, client_env(server, cwd), *args, stdin=stdin)
     assert done.returncode == 0, (
         f"mlt {' '.join(args)} exited {done.returncode}:\n{done.stderr}\n"
         f"server log:\n{server.log_tail()}"

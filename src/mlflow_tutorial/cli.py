@@ -21,7 +21,7 @@ from .config import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI, EXPERIMENT_ENV, TR
 from .data import DEFAULT_DATASET
 from .errors import MltError
 from .mlflow_errors import as_mlt_error
-from .output import Column, Format, choose_format, emit, error, info
+from .output import Column, Format, choose_format, emit, error, info, warn_if_exposed
 from .serving import DEFAULT_HOST, DEFAULT_MODEL_URI, DEFAULT_PORT
 from .training import (
     DEFAULT_ALPHA,
@@ -444,6 +444,7 @@ def serve(
         err.write(f"{server.curl}\n")
         err.flush()
 
+    warn_if_exposed(host, "the model server", "send it prediction requests")
     with user_errors(), _quiet_mlflow():
         run_server(
             model or DEFAULT_MODEL_URI,
@@ -513,7 +514,7 @@ def ui(
 
     Example: mlt ui --port 5000, then open http://127.0.0.1:5000
     """
-    from .ui import exposed, run_ui
+    from .ui import run_ui
 
     tracking = _tracking(tracking_uri, None)
 
@@ -524,11 +525,7 @@ def ui(
         info(f"MLflow UI at {server.url} (store {server.tracking_uri})", style="bold")
         info("  stop with Ctrl-C")
 
-    if exposed(host):
-        sys.stderr.write(
-            f"Warning: --host {host} makes the UI reachable from other machines, and it has "
-            "no authentication: anyone who reaches it can read and change runs and models\n"
-        )
+    warn_if_exposed(host, "the UI", "read and change runs and models")
     with user_errors():
         run_ui(tracking, host=host, port=port, on_ready=ready)
 
