@@ -230,7 +230,17 @@ def test_sigterm_stops_cleanly(store, rows, expected, tmp_path, workers):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     proc = start(
-        [sys.executable, "-m", "mlflow_tutorial", "serve", "--port", str(port), "-w", str(workers)],
+        [
+            sys.executable,
+            "-m",
+            "mlflow_tutorial",
+            "serve",
+            "--port",
+            str(port),
+            "-w",
+            str(workers),
+            "--access-log",
+        ],
         store,
         tmp_path / "stderr.log",
         tmpdir=scratch,

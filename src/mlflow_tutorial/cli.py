@@ -424,6 +424,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = DEFAULT_PORT,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes")] = 1,
+    max_body_mb: Annotated[
+        int, typer.Option(help="Largest request body in MB; larger ones get 413")
+    ] = 16,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every request on stderr")
+    ] = False,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Serve a model over HTTP with MLflow's scoring protocol (POST /invocations).
@@ -453,6 +459,8 @@ def serve(
             workers=workers,
             tracking=_tracking(tracking_uri, None),
             on_ready=ready,
+            max_body_mb=max_body_mb,
+            access_log=access_log,
         )
 
 

@@ -174,3 +174,45 @@ def _connection_error(exc: BaseException) -> BaseException | None:
 def _loaded_instance(exc: BaseException, module: str, name: str) -> bool:
     cls = getattr(sys.modules.get(module), name, None)
     return isinstance(cls, type) and isinstance(exc, cls)
+
+
+# ---------------------------------------------------------------- the scoring protocol's errors
+
+MAX_ERROR_MESSAGE = 300  # characters of an error message; error bodies stay far below 10 KB
+
+
+def scoring_error_body(code: str, message: str) -> bytes:
+    """An error reply of MLflow's scoring protocol (``{"error_code": ..., "message": ...}``),
+    its message cut to ``MAX_ERROR_MESSAGE`` characters."""
+    import json
+
+    return json.dumps({"error_code": code, "message": message[:MAX_ERROR_MESSAGE]}).encode()
+
+
+def short_scoring_error(body: bytes) -> bytes | None:
+    """MLflow's scoring server's JSON error reply, same code, with only the message's statement
+    of the problem (no stack trace, no echo of the request); None if ``body`` is not one."""
+    import json
+
+    try:
+        error = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(error, dict) or "error_code" not in error:
+        return None
+    return scoring_error_body(str(error["error_code"]), short_message(error.get("message")))
+
+
+def short_message(message: object) -> str:
+    """The part of an MLflow error message that names the problem, one line, a few hundred
+    characters at most: MLflow's messages quote the request's data and may carry a traceback."""
+    text = str(message or "")
+    if "Error: " in text:
+        head = text.split("Error: ", 1)[0].split("\n", 1)[0]
+        head = head.split(" data '", 1)[0].split(" '", 1)[0].strip().rstrip(".")
+        detail = text.rsplit("Error: ", 1)[1].strip().split("\n", 1)[0]
+        text = f"{head}. {detail}" if head else detail
+    text = text.strip().split("\n", 1)[0]
+    if len(text) > MAX_ERROR_MESSAGE:
+        text = text[: MAX_ERROR_MESSAGE - 3] + "..."
+    return text

@@ -1,8 +1,8 @@
 """Serving a model over HTTP and batch prediction.
 
-The server is MLflow's own scoring app (the FastAPI app ``mlflow models serve`` runs), built
-in-process for a pyfunc model and run with uvicorn, so endpoints and payloads are exactly
-MLflow's: GET /ping, /health, /version; POST /invocations.
+The server speaks MLflow's scoring protocol (GET /ping, /health, /version; POST /invocations):
+a fast path answers the requests it can answer exactly like MLflow (``scoring.py``), MLflow's
+own scoring app (the FastAPI app ``mlflow models serve`` runs) answers everything else.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .data import check_no_missing, sniff_delimiter
 from .errors import DataError, InvalidParameterError, ModelNotFoundError, first_line
 from .mlflow_errors import mlflow_errors
 from .registry import DEFAULT_ALIAS, ModelVersionInfo, default_model_name, resolve_version
+from .scoring import DEFAULT_MAX_BODY_MB
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,17 +95,23 @@ def build_app(model: Any) -> Any:
     return scoring_server.init(model)
 
 
-def example_request(model: Any, path: str, rows: int = 2) -> dict[str, Any] | None:
+def example_request(path: str, rows: int = 2) -> dict[str, Any] | None:
     """A ``dataframe_split`` request body from the model's input example (or its signature)."""
+    from mlflow.models import Model
+
+    try:
+        metadata = Model.load(path)
+    except Exception:  # a model without readable metadata only costs the hint
+        return None
     example = None
     try:
-        example = model.metadata.load_input_example(path)
+        example = metadata.load_input_example(path)
     except Exception:  # an example that cannot be read only costs the hint
         example = None
     if example is not None and hasattr(example, "head"):
         split = example.head(rows).to_dict(orient="split")
         return {"dataframe_split": {"columns": split["columns"], "data": split["data"]}}
-    schema = model.metadata.get_input_schema()
+    schema = metadata.get_input_schema()
     if schema is not None and schema.has_input_names():
         names = schema.input_names()
         return {"dataframe_split": {"columns": names, "data": [[0.0] * len(names)]}}
@@ -137,44 +144,52 @@ def serve(
     tracking: Tracking | None = None,
     on_ready: Callable[[ServerInfo], None] | None = None,
     log_level: str = "info",
+    max_body_mb: int = DEFAULT_MAX_BODY_MB,
+    access_log: bool = False,
 ) -> None:
-    """Serve ``model_uri`` until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
+    """Serve ``model_uri`` until interrupted (Ctrl-C or SIGTERM stop it cleanly).
+
+    Each worker runs :class:`~mlflow_tutorial.scoring.ScoringApp`: a fast path for the requests
+    it can answer exactly like MLflow, MLflow's own scoring app for everything else.
+    """
     import uvicorn
 
     if workers < 1:
         raise InvalidParameterError(f"--workers must be at least 1, got {workers}")
+    if max_body_mb < 1:
+        raise InvalidParameterError(f"--max-body-mb must be at least 1, got {max_body_mb}")
     check_port(host, port)
     folder = tempfile.mkdtemp(prefix="mlt-serve-")
     try:
         path, version = download_model(model_uri, folder, tracking)
-        model = load_model(path)
         url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
-        info = ServerInfo(url, model_uri, version, example_request(model, path), workers)
+        info = ServerInfo(url, model_uri, version, example_request(path), workers)
+        options: dict[str, Any] = dict(
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=_stderr_logging(),
+            access_log=access_log,
+            lifespan="on",
+        )
+        from .scoring import MAX_BODY_ENV, MODEL_PATH_ENV, ScoringApp
+
+        max_body = max_body_mb * 2**20
+        app: Any = ScoringApp(path, max_body) if workers == 1 else None
         if on_ready:
             on_ready(info)
         with _stop_signals_end_serving():
-            if workers == 1:
-                uvicorn.run(
-                    build_app(model),
-                    host=host,
-                    port=port,
-                    log_level=log_level,
-                    log_config=_stderr_logging(),
-                )
+            if app is not None:
+                uvicorn.run(app, **options)
             else:
-                # Worker processes import MLflow's own app module, which loads the model
-                # from here.
-                from mlflow.pyfunc.scoring_server import _SERVER_MODEL_PATH
-
-                del model
-                os.environ[_SERVER_MODEL_PATH] = path
+                # Each worker process builds the same app from the downloaded model.
+                os.environ[MODEL_PATH_ENV] = path
+                os.environ[MAX_BODY_ENV] = str(max_body)
                 uvicorn.run(
-                    "mlflow.pyfunc.scoring_server.app:app",
-                    host=host,
-                    port=port,
+                    "mlflow_tutorial.scoring:app_from_environment",
+                    factory=True,
                     workers=workers,
-                    log_level=log_level,
-                    log_config=_stderr_logging(),
+                    **options,
                 )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,706 @@
+"""The scoring server: a fast path in front of MLflow's own scoring app.
+
+``ScoringApp`` is a small ASGI app. It answers ``/ping``, ``/health`` and ``/version`` itself,
+and ``POST /invocations`` requests of exact known shapes (``dataframe_split``,
+``dataframe_records``, ``instances`` or ``inputs`` records, CSV; numbers only) for a model it
+has checked at start-up: a scikit-learn model whose arithmetic it repeats in numpy
+(``StandardScaler`` steps and a linear regressor), verified bit for bit against the model's own
+``predict``, behind a column signature of numeric columns without params. Everything else, and
+anything in doubt, goes to MLflow's scoring app (``mlflow.pyfunc.scoring_server.init``), built
+in the background once the server listens, so both give the same answers.
+
+Deliberate differences from ``mlflow models serve`` (documented in the README): request bodies
+are limited (413, counted while reading), error bodies are short (no stack trace, no echo of
+the payload), a missing content type is a 415 and deeply nested JSON a 400 (never a 500), and a
+client that goes away mid-request is not worth a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import gc
+import io
+import json
+import logging
+import os
+import re
+import threading
+import warnings
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
+
+from .mlflow_errors import (
+    MAX_ERROR_MESSAGE,
+    scoring_error_body,
+    short_message,
+    short_scoring_error,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+DEFAULT_MAX_BODY_MB = 16
+MODEL_PATH_ENV = "MLT_SERVE_MODEL_PATH"
+MAX_BODY_ENV = "MLT_SERVE_MAX_BODY_BYTES"
+
+JSON = "application/json"
+CSV = "text/csv"
+FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+NUMBERS = frozenset((int, float))
+EXACT_INTS = 2**53  # beyond this, whole numbers are left to MLflow (and pandas' int handling)
+# Booleans (numpy would take them for numbers): a request holding one takes the slower checks.
+# Whole numbers that may pass 2**53 (orjson reads those beyond 64 bits as floats): MLflow's.
+BOOLEANS = re.compile(rb"true|false")
+BIG_WHOLE_NUMBER = re.compile(rb"[-\[,:\s]\d{16,}(?![\d.eE])")
+
+logger = logging.getLogger("uvicorn.error")
+
+
+class Unsupported(Exception):
+    """The fast path does not take this request; MLflow's handler answers it."""
+
+
+# ---------------------------------------------------------------- the model's arithmetic
+
+
+@dataclass(frozen=True)
+class LinearArithmetic:
+    """``StandardScaler`` steps then a linear regressor, in the same numpy operations, order and
+    memory layout as scikit-learn (a DataFrame reaches the model as a Fortran-ordered array)."""
+
+    steps: tuple[tuple[str, np.ndarray], ...]  # ("sub", mean_) / ("div", scale_), in order
+    coef: np.ndarray
+    intercept: Any
+    description: str
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            for op, value in self.steps:
+                X = X - value if op == "sub" else X / value
+            if not np.isfinite(X).all():  # scikit-learn refuses it at the next step
+                raise Unsupported("values that overflow")
+            return np.asfortranarray(X) @ self.coef + self.intercept
+
+
+def linear_arithmetic(model: Any, n_features: int) -> LinearArithmetic:
+    """The arithmetic of ``model`` if it is one the fast path repeats exactly, else Unsupported."""
+    import numpy as np
+    from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if type(model) is Pipeline:
+        if model.memory is not None or getattr(model, "transform_input", None):
+            raise Unsupported("a pipeline with memory or transformed inputs")
+        *transforms, last = [step for _, step in model.steps]
+    else:
+        transforms, last = [], model
+    steps: list[tuple[str, np.ndarray]] = []
+    names = []
+    for step in transforms:
+        if type(step) is not StandardScaler or getattr(step, "_sklearn_output_config", None):
+            raise Unsupported(f"a {type(step).__name__} step")
+        for op, flag, attribute in (("sub", "with_mean", "mean_"), ("div", "with_std", "scale_")):
+            value = getattr(step, attribute, None)
+            if getattr(step, flag):
+                if not isinstance(value, np.ndarray) or value.shape != (n_features,):
+                    raise Unsupported(f"StandardScaler.{attribute} of an unexpected shape")
+                steps.append((op, value.astype(np.float64, copy=False)))
+        names.append("StandardScaler")
+    if type(last) not in (ElasticNet, Lasso, LinearRegression, Ridge):
+        raise Unsupported(f"a {type(last).__name__} estimator")
+    coef = getattr(last, "coef_", None)
+    if not isinstance(coef, np.ndarray) or coef.shape != (n_features,) or coef.dtype != np.float64:
+        raise Unsupported("coefficients of an unexpected shape")
+    if np.ndim(last.intercept_) != 0:
+        raise Unsupported("an intercept of an unexpected shape")
+    names.append(type(last).__name__)
+    return LinearArithmetic(tuple(steps), coef, last.intercept_, " + ".join(names))
+
+
+# ---------------------------------------------------------------- the model the fast path serves
+
+
+@dataclass(frozen=True)
+class FastModel:
+    """What the fast path knows of a model: its input columns and its arithmetic."""
+
+    names: tuple[str, ...]
+    longs: frozenset[str]  # columns of type long/integer (whole numbers only); others double
+    arithmetic: LinearArithmetic
+    probes: int  # rows compared bit for bit with the model's own predict at start-up
+
+    def matrix(self, rows: Any, columns: Any, plain: bool = False) -> np.ndarray:
+        """An (n, k) float64 matrix of the signature's columns from rows of numbers.
+
+        ``plain``: the body holds no ``true``/``false`` and no whole number of 16 digits or
+        more, so numpy's own type discovery tells numbers from anything else."""
+        import numpy as np
+
+        if type(rows) is not list or not rows or type(columns) is not list:
+            raise Unsupported("rows")
+        width = len(columns)
+        if set(map(type, columns)) != {str} or len(set(columns)) != width:
+            raise Unsupported("column names")
+        try:
+            positions = [columns.index(name) for name in self.names]
+        except ValueError:
+            raise Unsupported("a missing column") from None
+        if not plain or self.longs:
+            self._check_numbers(rows, width, [columns.index(n) for n in self.longs])
+        try:
+            values = np.array(rows)
+        except ValueError:
+            raise Unsupported("rows of different lengths") from None
+        if values.dtype not in (np.float64, np.int64) or values.shape != (len(rows), width):
+            raise Unsupported("values other than numbers")
+        if values.dtype == np.int64:
+            if np.abs(values).max() >= EXACT_INTS:
+                raise Unsupported("whole numbers beyond 2**53")
+            values = values.astype(np.float64)
+        if positions != list(range(width)):
+            values = values[:, positions]
+        return values
+
+    @staticmethod
+    def _check_numbers(rows: list[Any], width: int, longs: list[int]) -> None:
+        """Every row a list of ``width`` ints and floats (bools are not numbers here), whole
+        numbers within 2**53, and only whole numbers in long columns."""
+        if set(map(type, rows)) - {list, tuple} or set(map(len, rows)) != {width}:
+            raise Unsupported("rows of different lengths")
+        values = list(chain.from_iterable(rows))
+        types = set(map(type, values))
+        if not types <= NUMBERS:
+            raise Unsupported("values other than numbers")
+        if int in types and any(type(v) is int and abs(v) >= EXACT_INTS for v in values):
+            raise Unsupported("whole numbers beyond 2**53")
+        for position in longs:
+            if any(type(row[position]) is not int for row in rows):
+                raise Unsupported("a fraction in a whole-number column")
+
+    def records(self, records: Any, plain: bool = False) -> np.ndarray:
+        if type(records) is not list or not records or set(map(type, records)) != {dict}:
+            raise Unsupported("records")
+        get = itemgetter(*self.names)
+        try:
+            rows = list(map(get, records))
+        except KeyError:
+            raise Unsupported("a missing column") from None
+        if len(self.names) == 1:
+            rows = [(value,) for value in rows]
+        if set(map(len, records)) != {len(self.names)}:
+            # Extra keys are accepted and ignored, as MLflow does; only plain values there.
+            extra = chain.from_iterable(r.values() for r in records)
+            if not set(map(type, extra)) <= {int, float, str, bool, type(None)}:
+                raise Unsupported("extra keys with nested values")
+        return self.matrix(rows, list(self.names), plain)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        if not np.isfinite(X).all():
+            raise Unsupported("values that are not finite")
+        return self.arithmetic.predict(X)
+
+    def from_json(self, doc: Any, body: bytes) -> np.ndarray:
+        """The input matrix of a parsed JSON request, or Unsupported."""
+        if type(doc) is not dict or len(doc) != 1:
+            raise Unsupported("top-level keys")
+        ((key, value),) = doc.items()
+        if BIG_WHOLE_NUMBER.search(body):
+            raise Unsupported("whole numbers beyond 2**53")
+        plain = BOOLEANS.search(body) is None
+        if key == "dataframe_split":
+            if type(value) is not dict or set(value) != {"columns", "data"}:
+                raise Unsupported("dataframe_split keys")
+            return self.matrix(value["data"], value["columns"], plain)
+        if key in FORMATS:  # dataframe_records, and instances / inputs given as records
+            return self.records(value, plain)
+        raise Unsupported("an unknown format")
+
+    def from_csv(self, body: bytes) -> np.ndarray:
+        """The input matrix of a CSV body, parsed by the same pandas call as MLflow's."""
+        import numpy as np
+        import pandas as pd
+
+        try:
+            text = body.decode("utf-8")
+            dtypes = {n: np.int64 if n in self.longs else np.float64 for n in self.names}
+            frame = pd.read_csv(io.StringIO(text), dtype=dtypes)  # type: ignore[arg-type]
+        except Exception as exc:
+            raise Unsupported("CSV") from exc
+        columns = list(frame.columns)
+        if len(frame) == 0 or len(set(columns)) != len(columns):
+            raise Unsupported("CSV shape")
+        if any(n not in frame.columns or frame[n].dtype != dtypes[n] for n in self.names):
+            raise Unsupported("CSV columns")
+        return np.asarray(frame[list(self.names)], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """The outcome of the start-up check: a fast model, or why there is none."""
+
+    model: FastModel | None
+    reason: str
+
+    def describe(self) -> str:
+        if self.model is None:
+            return f"fast path off ({self.reason}): every request goes to MLflow's handler"
+        return f"fast path on: {self.reason}"
+
+
+def check_model(path: str) -> ModelCheck:
+    """Load the model at ``path`` for the fast path if it qualifies; never raises."""
+    try:
+        return ModelCheck(*_load_fast_model(path))
+    except Unsupported as exc:
+        return ModelCheck(None, str(exc))
+    except Exception as exc:  # any doubt: MLflow's handler serves everything
+        return ModelCheck(None, f"{type(exc).__name__}: {str(exc)[:200]}")
+
+
+def _load_fast_model(path: str) -> tuple[FastModel, str]:
+    import yaml
+
+    with open(os.path.join(path, "MLmodel"), encoding="utf-8") as handle:
+        meta = yaml.safe_load(handle)
+    flavors = meta.get("flavors") or {}
+    pyfunc, sklearn = flavors.get("python_function") or {}, flavors.get("sklearn") or {}
+    if pyfunc.get("loader_module") != "mlflow.sklearn" or not sklearn:
+        raise Unsupported("not a scikit-learn model")
+    if pyfunc.get("predict_fn", "predict") != "predict" or sklearn.get("code"):
+        raise Unsupported("a custom predict function or code")
+    if sklearn.get("serialization_format") != "skops":
+        raise Unsupported(f"{sklearn.get('serialization_format')} serialization")
+    if meta.get("is_signature_from_type_hint") or meta.get("metadata"):
+        raise Unsupported("a type-hint signature or model metadata")
+    if os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true").lower() not in ("true", "1"):
+        raise Unsupported("model deserialization is disallowed")
+    signature = meta.get("signature") or {}
+    if not signature.get("inputs") or signature.get("params"):
+        raise Unsupported("no column signature, or params")
+    specs = json.loads(signature["inputs"])
+    names = [spec.get("name") for spec in specs]
+    kinds = {spec.get("type") for spec in specs}
+    if (
+        not kinds <= {"double", "long", "integer"}
+        or not all(isinstance(n, str) for n in names)
+        or len(set(names)) != len(names)
+        or not all(spec.get("required", True) for spec in specs)
+        or any(set(spec) - {"type", "name", "required"} for spec in specs)
+    ):
+        raise Unsupported("a signature other than required numeric columns")
+    import skops.io
+
+    model = skops.io.load(
+        os.path.join(path, sklearn["pickled_model"]), trusted=sklearn.get("skops_trusted_types")
+    )
+    arithmetic = linear_arithmetic(model, len(names))
+    longs = frozenset(s["name"] for s in specs if s["type"] != "double")
+    example = _input_example(path, meta, names)
+    fast = FastModel(tuple(names), longs, arithmetic, 0)
+    probes = verify(fast, model, example)
+    fast = FastModel(fast.names, longs, arithmetic, probes)
+    return fast, f"{arithmetic.description} in numpy, equal to the model on {probes} probe rows"
+
+
+def _input_example(path: str, meta: dict[str, Any], names: list[str]) -> list[list[float]]:
+    """The rows of the model's input example (pandas split format), if there is one."""
+    info = meta.get("saved_input_example_info") or {}
+    if info.get("type") != "dataframe" or info.get("pandas_orient") != "split":
+        return []
+    try:
+        with open(os.path.join(path, info["artifact_path"]), encoding="utf-8") as handle:
+            example = json.load(handle)
+        columns = example["columns"]
+        rows = [[row[columns.index(name)] for name in names] for row in example["data"]]
+        return [[float(v) for v in row] for row in rows]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return []
+
+
+def verify(fast: FastModel, model: Any, example: list[list[float]]) -> int:
+    """Compare the fast path with the model's own ``predict`` on a DataFrame (what MLflow hands
+    it) bit for bit on probe rows; Unsupported at the first difference. Returns the rows."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(20240917)
+    k = len(fast.names)
+    center = np.mean(example, axis=0) if example else np.zeros(k)
+    spread = np.std(example, axis=0) + 1.0 if len(example) > 1 else np.ones(k)
+    probes: list[np.ndarray] = []
+    if example:
+        probes.append(np.array(example, dtype=np.float64))
+    for n in (1, 2, 7, 100, 1000, 5000):
+        probes.append(center + spread * rng.normal(size=(n, k)))
+    probes.append(np.round(center + spread * rng.normal(size=(50, k))))  # whole numbers
+    probes.append(np.array([[0.0] * k, [-0.0] * k, [1e-300] * k, [1.0] * k]))
+    rows = 0
+    for X in probes:
+        if fast.longs:
+            X = X.copy()
+            for name in fast.longs:
+                X[:, fast.names.index(name)] = np.round(X[:, fast.names.index(name)])
+        frame = pd.DataFrame(X, columns=list(fast.names))
+        for name in fast.longs:
+            frame[name] = frame[name].astype(np.int64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = model.predict(frame)
+        got = fast.predict(np.array(X, dtype=np.float64))
+        if not (
+            isinstance(want, np.ndarray)
+            and want.dtype == got.dtype
+            and want.shape == got.shape
+            and np.array_equal(want, got)
+        ):
+            raise Unsupported(f"numpy arithmetic differs from the model on {len(X)} rows")
+        if predictions_body(got) != b'{"predictions": ' + json.dumps(want.tolist()).encode() + b"}":
+            raise Unsupported("fast JSON writing differs from json.dumps")
+        rows += len(X)
+    return rows
+
+
+def predictions_body(predictions: np.ndarray) -> bytes:
+    """The reply MLflow's handler writes: ``json.dump({"predictions": ndarray.tolist()})``.
+
+    Python writes a float as its shortest repr; so does orjson, much faster, and in the same
+    positional notation between 1e-4 and 1e15. Outside that range (or for inf and nan) json
+    writes it."""
+    import numpy as np
+    import orjson
+
+    if predictions.ndim == 1 and predictions.dtype == np.float64 and np.isfinite(predictions).all():
+        magnitude = np.abs(predictions)
+        nonzero = magnitude[magnitude > 0]
+        if not nonzero.size or (nonzero.min() >= 1e-4 and nonzero.max() < 1e15):
+            text = orjson.dumps(predictions, option=orjson.OPT_SERIALIZE_NUMPY)
+            return b'{"predictions": ' + text.replace(b",", b", ") + b"}"
+    return b'{"predictions": ' + json.dumps(predictions.tolist()).encode() + b"}"
+
+
+# ---------------------------------------------------------------- MLflow's app, built once
+
+
+class Fallback:
+    """MLflow's scoring app for the model, built in a background thread on first need."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._future: concurrent.futures.Future[Any] | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> concurrent.futures.Future[Any]:
+        with self._lock:
+            if self._future is None:
+                future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+                self._future = future
+                threading.Thread(
+                    target=self._build, args=(future,), name="mlflow-app", daemon=True
+                ).start()
+            return self._future
+
+    def _build(self, future: concurrent.futures.Future[Any]) -> None:
+        try:
+            from mlflow.pyfunc import load_model, scoring_server
+
+            future.set_result(scoring_server.init(load_model(self.path)))
+            gc.freeze()  # MLflow's objects: no garbage collection pass needs to walk them
+        except BaseException as exc:  # reported to every request that needs the app
+            logger.error("MLflow's scoring app could not be built: %s", str(exc)[:300])
+            future.set_exception(exc)
+
+    async def app(self) -> Any:
+        return await asyncio.wrap_future(self.start())
+
+
+# ---------------------------------------------------------------- the ASGI app
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ClientGone(Exception):
+    pass
+
+
+@dataclass
+class Counts:
+    """Requests to /invocations answered by the fast path and by MLflow's handler."""
+
+    fast: int = 0
+    mlflow: int = 0
+    rejected: int = 0  # answered with an error before any parsing (size, content type, JSON)
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class ScoringApp:
+    """The ASGI app ``mlt serve`` runs (see the module docstring)."""
+
+    def __init__(self, path: str, max_body: int = DEFAULT_MAX_BODY_MB * 2**20) -> None:
+        self.path = path
+        self.max_body = max_body
+        self.check = check_model(path)
+        self.fast = self.check.model
+        self.fallback = Fallback(path)
+        self.counts = Counts()
+        self.version = _mlflow_version().encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            await self._forward(scope, receive, send)
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/invocations" and method == "POST":
+            with contextlib.suppress(ClientGone):  # nobody to answer; not worth a log line
+                await self._invocations(scope, receive, send)
+        elif method == "GET" and path in ("/ping", "/health"):
+            await _respond(send, 200, b"\n", JSON)
+        elif method == "GET" and path == "/version":
+            await _respond(send, 200, self.version, JSON)
+        else:
+            await self._forward(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                logger.info("%s", self.check.describe())
+                # What start-up loaded stays: garbage collection passes need not walk it (a
+                # full pass over the libraries' objects would stall requests).
+                gc.freeze()
+                self.fallback.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type, length = None, None
+        for key, value in scope["headers"]:
+            if key == b"content-type" and content_type is None:
+                content_type = value.decode("latin-1")
+            elif key == b"content-length":
+                length = value
+        if content_type is None:
+            self.counts.rejected += 1
+            await _respond(
+                send,
+                415,
+                b"Missing Content-Type header: use application/json or text/csv.",
+                "text/plain",
+            )
+            return
+        try:
+            body = await _read_body(receive, self.max_body, length)
+        except BodyTooLarge:
+            self.counts.rejected += 1
+            message = f"Request body larger than the limit of {self.max_body} bytes."
+            await _error(send, 413, "REQUEST_LIMIT_EXCEEDED", message)
+            return
+        mime = _fast_mime(content_type)
+        if mime is not None and self.fast is not None:
+            try:
+                doc = _parse_json(body) if mime == JSON else None
+            except _BadJson as exc:
+                self.counts.rejected += 1
+                await _error(send, 400, "BAD_REQUEST", f"Invalid input. {exc}")
+                return
+            try:
+                X = self.fast.from_json(doc, body) if mime == JSON else self.fast.from_csv(body)
+                reply = predictions_body(self.fast.predict(X))
+            except Exception as exc:  # Unsupported or any doubt: MLflow's handler answers
+                reason = str(exc) if isinstance(exc, Unsupported) else type(exc).__name__
+                self.counts.by_reason[reason] = self.counts.by_reason.get(reason, 0) + 1
+            else:
+                self.counts.fast += 1
+                await _respond(send, 200, reply, JSON)
+                return
+        elif mime == JSON:
+            try:
+                _parse_json(body)
+            except _BadJson as exc:
+                self.counts.rejected += 1
+                await _error(send, 400, "BAD_REQUEST", f"Invalid input. {exc}")
+                return
+        self.counts.mlflow += 1
+        await self._forward(scope, _replay(body, receive), send)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Let MLflow's app answer, with its error bodies made short."""
+        try:
+            app = await self.fallback.app()
+        except Exception:
+            await _error(send, 503, "TEMPORARILY_UNAVAILABLE", "MLflow's handler is not available.")
+            return
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            await app(scope, receive, capture)
+        except RecursionError:
+            await _error(send, 400, "BAD_REQUEST", "Invalid input. JSON nested too deeply.")
+            return
+        except ClientGone:
+            raise
+        except Exception as exc:
+            logger.error("MLflow's handler failed: %s: %s", type(exc).__name__, str(exc)[:200])
+            await _error(send, 500, "INTERNAL_ERROR", "The model server failed on this request.")
+            return
+        if not start:
+            return
+        status = start["status"]
+        body = b"".join(chunks)
+        if status < 400:
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        await _short_error(send, status, start.get("headers", []), body)
+
+
+def _mlflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("mlflow")
+
+
+def _fast_mime(content_type: str) -> str | None:
+    """``application/json`` or ``text/csv`` if the fast path takes this content type exactly as
+    MLflow would (optionally ``; charset=utf-8``), else None."""
+    parts = [part.strip() for part in content_type.split(";")]
+    if parts[0] not in (JSON, CSV):
+        return None
+    for parameter in parts[1:]:
+        key, _, value = parameter.partition("=")
+        if key != "charset" or value.lower() != "utf-8":
+            return None
+    return parts[0]
+
+
+class _BadJson(Exception):
+    pass
+
+
+def _parse_json(body: bytes) -> Any:
+    """orjson's parse; where it fails, Python's json decides as MLflow's handler would (it
+    accepts NaN, a BOM, UTF-16...): a body neither takes is a 400 without echoing it."""
+    import orjson
+
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise _BadJson(f"The body is not valid UTF-8 ({exc.reason} at byte {exc.start}).") from None
+    except json.JSONDecodeError as exc:
+        raise _BadJson(f"The body is not valid JSON ({exc.msg} at character {exc.pos}).") from None
+    except RecursionError:
+        raise _BadJson("JSON nested too deeply.") from None
+    return None  # valid for Python's json only: MLflow's handler takes it
+
+
+async def _read_body(receive: Receive, limit: int, length: bytes | None) -> bytes:
+    """The request body, refused as soon as it passes ``limit`` bytes."""
+    if length is not None:
+        try:
+            if int(length) > limit:
+                raise BodyTooLarge
+        except ValueError:
+            pass
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-length", str(len(body)).encode()),
+                (b"content-type", content_type.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _error(send: Send, status: int, code: str, message: str) -> None:
+    await _respond(send, status, scoring_error_body(code, message), JSON)
+
+
+async def _short_error(send: Send, status: int, headers: list[Any], body: bytes) -> None:
+    """MLflow's error reply with its message cut to the problem: no stack trace, no payload."""
+    content_type = dict(headers).get(b"content-type", b"").decode("latin-1")
+    if status == 415:
+        message = b"Unsupported content type: use application/json or text/csv (UTF-8)."
+        await _respond(send, 415, message, "text/plain")
+        return
+    if content_type.startswith(JSON):
+        short = short_scoring_error(body)
+        if short is not None:
+            await _respond(send, status, short, JSON)
+            return
+        if len(body) <= MAX_ERROR_MESSAGE:  # FastAPI's {"detail": "Not Found"} and the like
+            await _respond(send, status, body, content_type)
+            return
+    text = short_message(body.decode("utf-8", "replace"))
+    await _respond(send, status, text.encode(), "text/plain")
+
+
+# ---------------------------------------------------------------- running it
+
+
+def app_from_environment() -> ScoringApp:
+    """The app of a worker process (``uvicorn --workers``): model folder and limit from the
+    environment the serving process set."""
+    return ScoringApp(os.environ[MODEL_PATH_ENV], int(os.environ[MAX_BODY_ENV]))

@@ -1,0 +1,298 @@
+"""Unit tests of the benchmark package (bench/): statistics, wrk report parsing, options.
+
+The benchmark itself is run by hand (``python -m bench``); these tests only check the
+pieces that turn measurements into figures, and assert no timings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import stats  # noqa: E402
+from bench.cli import parse_args  # noqa: E402
+from bench.context import DataInfo  # noqa: E402
+from bench.loadgen import Load, parse_time, parse_wrk  # noqa: E402
+from bench.record import RunRecord  # noqa: E402
+from bench.report import render  # noqa: E402
+from bench.scenarios import plots, serving, startup, sweep  # noqa: E402
+from bench.stats import Spread, Target  # noqa: E402
+
+NAN = float("nan")
+
+WRK_OUTPUT = """\
+Running 5s test @ http://127.0.0.1:41234/invocations
+  2 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.71ms    2.56ms  43.27ms   83.76%
+    Req/Sec     0.86k   101.89     1.05k    71.00%
+  Latency Distribution
+     50%    4.12ms
+     75%    5.48ms
+     90%    7.54ms
+     99%   14.03ms
+  8571 requests in 5.01s, 1.71MB read
+Requests/sec:   1710.78
+Transfer/sec:    349.48KB
+"""
+
+WRK_ERRORS = """\
+Running 2s test @ http://127.0.0.1:5001/invocations
+  2 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   812.00us  100.10us   1.20s    90.00%
+    Req/Sec    12.00      3.00     20.00     60.00%
+  Latency Distribution
+     50%  812.00us
+     75%    1.00ms
+     90%  500.00ms
+     99%    1.20s
+  48 requests in 1.00m, 9.00KB read
+  Socket errors: connect 1, read 2, write 0, timeout 4
+  Non-2xx or 3xx responses: 5
+Requests/sec:      0.80
+Transfer/sec:     153.60B
+"""
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        pytest.param([3.0, 1.0, 2.0], 2.0, id="odd"),
+        pytest.param([4.0, 1.0, 3.0, 2.0], 2.5, id="even"),
+        pytest.param([5.0], 5.0, id="one"),
+        pytest.param([1.0, NAN, 3.0], 2.0, id="nan-ignored"),
+    ],
+)
+def test_median(values: list[float], expected: float) -> None:
+    assert stats.median(values) == expected
+
+
+def test_median_of_nothing_is_nan() -> None:
+    assert math.isnan(stats.median([]))
+    assert math.isnan(stats.median([NAN]))
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [(0.0, 1.0), (0.25, 1.75), (0.5, 2.5), (0.75, 3.25), (1.0, 4.0)],
+)
+def test_quantile_interpolates_like_numpy(q: float, expected: float) -> None:
+    assert stats.quantile([4.0, 2.0, 1.0, 3.0], q) == pytest.approx(expected)
+
+
+def test_quantile_rejects_out_of_range() -> None:
+    with pytest.raises(ValueError, match="within 0..1"):
+        stats.quantile([1.0, 2.0], 1.5)
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [(50, 5.0), (90, 9.0), (99, 10.0), (100, 10.0), (1, 1.0), (0, 1.0)],
+)
+def test_percentile_is_nearest_rank(q: float, expected: float) -> None:
+    assert stats.percentile([float(x) for x in range(1, 11)], q) == expected
+
+
+def test_spread() -> None:
+    s = Spread.of([10.0, 2.0, 4.0, 8.0, 6.0])
+    assert (s.median, s.low, s.high, s.n) == (6.0, 2.0, 10.0, 5)
+    assert (s.q1, s.q3, s.iqr) == (4.0, 8.0, 4.0)
+    empty = Spread.of([])
+    assert empty.n == 0 and math.isnan(empty.median)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "expected"),
+    [
+        pytest.param([1.0, 2.0], [3.0, 4.0], True, id="apart"),
+        pytest.param([3.0, 4.0], [1.0, 2.0], True, id="apart-reversed"),
+        pytest.param([1.0, 3.0], [2.0, 4.0], False, id="overlap"),
+        pytest.param([1.0], [3.0, 4.0], None, id="one-run"),
+    ],
+)
+def test_separated(ours: list[float], theirs: list[float], expected: bool | None) -> None:
+    assert stats.separated(ours, theirs) is expected
+
+
+def test_ratio() -> None:
+    assert stats.ratio(3.0, 2.0) == 1.5
+    assert math.isnan(stats.ratio(1.0, 0.0))
+    assert math.isnan(stats.ratio(NAN, 2.0))
+    assert stats.median_ratio([1.0, 2.0, 3.0], [4.0, 4.0, 5.0]) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("value", "limit", "at_most", "met", "shortfall"),
+    [
+        pytest.param(30.0, 25.0, False, True, 1.0, id="throughput-met"),
+        pytest.param(5.0, 25.0, False, False, 5.0, id="throughput-missed"),
+        pytest.param(0.05, 0.1, True, True, 1.0, id="latency-met"),
+        pytest.param(0.5, 0.1, True, False, 5.0, id="latency-missed"),
+        pytest.param(1.0, 1.0, True, True, 1.0, id="on-the-limit"),
+    ],
+)
+def test_target(value: float, limit: float, at_most: bool, met: bool, shortfall: float) -> None:
+    target = Target("serving", "req/s", value, limit, at_most)
+    assert target.met is met
+    assert target.shortfall == pytest.approx(shortfall)
+
+
+def test_target_not_measured() -> None:
+    target = Target("large", "train wall", NAN, 1.5, True)
+    assert target.met is None
+    assert math.isnan(target.shortfall)
+
+
+# --------------------------------------------------------------------------- wrk's report
+
+
+def test_parse_wrk() -> None:
+    load = parse_wrk(WRK_OUTPUT)
+    assert load.requests == 8571
+    assert load.duration == pytest.approx(5.01)
+    assert load.rps == pytest.approx(1710.78)
+    assert load.errors == 0
+    assert load.p50 == pytest.approx(0.00412)
+    assert load.p99 == pytest.approx(0.01403)
+    assert set(load.latency) == {"50", "75", "90", "99"}
+
+
+def test_parse_wrk_units_and_errors() -> None:
+    load = parse_wrk(WRK_ERRORS)
+    assert load.requests == 48
+    assert load.duration == pytest.approx(60.0)
+    assert load.rps == pytest.approx(0.8)
+    assert load.p50 == pytest.approx(812e-6)
+    assert load.latency["90"] == pytest.approx(0.5)
+    assert load.p99 == pytest.approx(1.2)
+    assert load.errors == 5 + 1 + 2 + 4
+
+
+def test_parse_wrk_without_a_report_fails() -> None:
+    with pytest.raises(ValueError, match="wrk's output"):
+        parse_wrk("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("812.00us", 812e-6), ("1.23ms", 0.00123), ("5.01s", 5.01), ("1.50m", 90.0), ("1h", 3600)],
+)
+def test_parse_time(text: str, seconds: float) -> None:
+    assert parse_time(text) == pytest.approx(seconds)
+
+
+def test_parse_time_rejects_other_text() -> None:
+    with pytest.raises(ValueError, match="not a wrk time"):
+        parse_time("1.23 parsecs")
+
+
+# --------------------------------------------------------------------------- options
+
+
+def test_options_defaults_and_quick() -> None:
+    full, files = parse_args(["--output", "page.md"])
+    assert files.output == "page.md"
+    assert (full.repeat, full.sweep_repeat, full.serve_repeat, full.quick) == (3, 2, 2, False)
+    assert full.only == ()
+    quick, _ = parse_args(["--quick", "--only", "serving,startup"])
+    assert quick.repeat == 1 and quick.large_rows < full.large_rows
+    assert quick.only == ("serving", "startup")
+
+
+def test_options_reject_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["--only", "serving,nonsense"])
+    assert exit_info.value.code == 2
+    assert "unknown scenario(s) nonsense" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def fake_record() -> RunRecord:
+    """A run with made-up figures for start-up, the sweep and serving."""
+    options, _ = parse_args(["--only", "startup,sweep,serving,plots"])
+    data = DataInfo(None, "target", ",", 442, "diabetes", ["a", "b"], [[1.0, 2.0]])
+    start = startup.StartupResult(
+        walls={startup.PYTHON: [0.01, 0.02], startup.MLT: [0.2, 0.3], startup.MLFLOW: [3.0, 4.0]},
+        rss_kb={startup.PYTHON: [1e4] * 2, startup.MLT: [2e4] * 2, startup.MLFLOW: [2e5] * 2},
+    )
+    points = {(0.1, 0.5): {"rmse": 1.0}}
+    swept = sweep.SweepResult([0.1], [0.5])
+    for label, wall in ((sweep.MLT, 5.0), (sweep.PLAIN, 9.0), (sweep.PLAIN_REQS, 6.0)):
+        swept.samples[label] = [
+            sweep.SweepSample(wall, wall, 3e5, [wall], [wall], points) for _ in range(2)
+        ]
+    served = serving.ServingResult(
+        "models:/m@champion", "wrk -t2 -c8 -d5s", True, 5, 400, ["1 row", "100 rows"], [1],
+        {serving.MLT: "mlt serve", serving.MLFLOW: "mlflow models serve"},
+    )  # fmt: skip
+    for kind, rps in ((serving.MLT, 3000.0), (serving.MLFLOW, 100.0)):
+        loads = {
+            name: Load(int(rps * 5), 0, 5.0, rps, {"50": 1 / rps, "99": 4 / rps})
+            for name in served.payloads
+        }
+        cpu = dict.fromkeys(served.payloads, 1.0)
+        served.samples.append(serving.ServerSample(kind, 1, 2.0, 3e5, 1, loads, cpu))
+    return RunRecord(
+        command="python -m bench",
+        started=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+        duration=60.0,
+        machine={"nproc": "2", "python": "3.11"},
+        load_start=(0.5, 0.5, 0.5),
+        load_end=(0.5, 0.5, 0.5),
+        load_samples=[0.5],
+        options=options,
+        data=data,
+        selected=list(options.only),
+        results={
+            startup.NAME: start,
+            sweep.NAME: swept,
+            serving.NAME: served,
+            plots.NAME: plots.PlotsResult(available=False),
+        },
+    )
+
+
+def test_page_has_stable_headings_and_judges_targets() -> None:
+    page = render(fake_record())
+    headings = [line for line in page.splitlines() if line.startswith("## ")]
+    assert headings[:5] == [
+        "## Summary",
+        "## Targets",
+        "## 1. CLI start-up",
+        "## 2. A 1-point training sweep",
+        "## 3. Serving",
+    ]
+    assert headings[-4:] == [
+        "## 5. Where the time goes: fixed costs per process",
+        "## 6. Large data",
+        "## 7. Plots",
+        "## How to reproduce",
+    ]
+    # 30x the requests/s: the 25x target is met; the same RSS meets <= 1x; p99 is 1/30.
+    assert "| serving | req/s, 1 row, 1 worker | ≥ 25× | 30.00× | **met** |" in page
+    assert "| serving | req/s, 100 rows, 1 worker | ≥ 10× | 30.00× | **met** |" in page
+    assert (
+        "| serving | start to first /ping, 1 worker | ≤ 0.5× | 1.00× | **missed** by 2.00× |"
+        in page
+    )
+    assert (
+        "| CLI start-up (`--help`), wall | 250 ms | 3.50 s (`mlflow --help`) | 14.00× | yes |"
+        in page
+    )
+    assert "Not measured in this run (scenario `fixed-costs` not selected)." in page
+    assert "Not measured in this run (scenario `large` not selected)." in page
+    assert "Not available in this build: the installed `mlt train` has no `--no-plots`" in page
