@@ -1,26 +1,65 @@
-"""Every test gets its own working directory and SQLite tracking store under ``tmp_path``.
+"""Fixtures and helpers shared by every test file.
 
+Every test gets its own working directory and SQLite tracking store under ``tmp_path``.
 Creating MLflow's schema in a new SQLite file takes a couple of seconds, so it is done once
-per session and the empty database is copied for each test.
+per session and the empty database is copied for each test (:func:`copy_store`); stores
+shared by a module's tests are built with :func:`make_store`, and a store with trained runs
+is trained once per session and copied the same way.
+
+Helpers are fixtures (``one_line_error``, ``all_runs``, ``free_port``, ``small_csv``), so
+test files never import this module.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 import shutil
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-ENV_TO_CLEAR = (
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_REGISTRY_URI",
-    "MLFLOW_RUN_ID",
-    "MLFLOW_EXPERIMENT_ID",
-    "MLFLOW_EXPERIMENT_NAME",
-    "MLT_EXPERIMENT",
-    "MLT_DEBUG",
-)
+from mlflow_tutorial.config import STORE_ENVIRONMENT
+
+
+@dataclass(frozen=True)
+class Store:
+    """An SQLite tracking store in a directory of its own (artifacts go to ``root/mlruns``)."""
+
+    root: Path
+    uri: str
+
+
+def copy_store(template: Path, root: Path) -> Store:
+    """A copy of the SQLite file ``template`` as ``root/mlflow.db``."""
+    root.mkdir(parents=True, exist_ok=True)
+    db = root / "mlflow.db"
+    shutil.copy(template, db)
+    return Store(root, f"sqlite:///{db}")
+
+
+@contextlib.contextmanager
+def using_store(store: Store) -> Iterator[Store]:
+    """Work in ``store``: its directory as the working directory, ``MLFLOW_TRACKING_URI`` at
+    it and nothing else in the environment pointing elsewhere (all undone afterwards)."""
+    import mlflow
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in (*STORE_ENVIRONMENT, "MLFLOW_LOGGING_LEVEL"):
+            mp.delenv(name, raising=False)
+        mp.chdir(store.root)
+        mp.setenv("MLFLOW_TRACKING_URI", store.uri)
+        mlflow.set_tracking_uri(store.uri)
+        try:
+            yield store
+        finally:
+            while mlflow.active_run():
+                mlflow.end_run()
+            mlflow.set_tracking_uri(None)
 
 
 @pytest.fixture(scope="session")
@@ -33,23 +72,24 @@ def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_store: Path) -> str:
-    """Run in ``tmp_path`` with ``MLFLOW_TRACKING_URI`` pointing at a fresh SQLite store."""
-    import mlflow
+@pytest.fixture(scope="session")
+def make_store(
+    tmp_path_factory: pytest.TempPathFactory, empty_store: Path
+) -> Callable[[str], contextlib.AbstractContextManager[Store]]:
+    """``with make_store("name") as store:`` a new store for a module's tests, in use inside
+    the block (see :func:`using_store`)."""
 
-    for name in ENV_TO_CLEAR:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    db = tmp_path / "mlflow.db"
-    shutil.copy(empty_store, db)
-    uri = f"sqlite:///{db}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    while mlflow.active_run():
-        mlflow.end_run()
-    mlflow.set_tracking_uri(None)
+    def make(name: str) -> contextlib.AbstractContextManager[Store]:
+        return using_store(copy_store(empty_store, tmp_path_factory.mktemp(name)))
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def isolated_store(tmp_path: Path, empty_store: Path) -> Iterator[str]:
+    """Run in ``tmp_path`` with ``MLFLOW_TRACKING_URI`` pointing at a fresh SQLite store."""
+    with using_store(copy_store(empty_store, tmp_path)) as store:
+        yield store.uri
 
 
 @pytest.fixture(scope="session")
@@ -69,23 +109,79 @@ def postgres_db(postgres_cluster, request: pytest.FixtureRequest) -> Iterator[st
         yield uri
 
 
-@pytest.fixture
-def write_csv(tmp_path: Path):
-    """Write a small regression CSV: ``write_csv(name, rows=40, sep=",", **extra_columns)``."""
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _one_line_error(result: Any, expected: str | re.Pattern[str], code: int = 1) -> None:
+    """Exit ``code``, nothing on stdout and exactly ``Error: <expected>`` on stderr: the text
+    itself, or a pattern the whole message matches (for MLflow's own words)."""
+    assert (result.exit_code, result.stdout) == (code, ""), (result.stderr, result.exception)
+    if isinstance(expected, str):
+        assert result.stderr == f"Error: {expected}\n"
+    else:
+        assert re.fullmatch(f"Error: {expected.pattern}\n", result.stderr), result.stderr
+
+
+@pytest.fixture(scope="session")
+def one_line_error() -> Callable[..., None]:
+    """``one_line_error(result, "message")``: a command failed with that one-line error."""
+    return _one_line_error
+
+
+def _all_runs(uri: str | None = None) -> list:
+    """Every run in every experiment (active or deleted) of the store."""
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    client = MlflowClient(tracking_uri=uri)
+    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    return list(client.search_runs(ids, run_view_type=ViewType.ALL)) if ids else []
+
+
+@pytest.fixture(scope="session")
+def all_runs() -> Callable[..., list]:
+    """``all_runs(uri=None)``: every run of the store, deleted ones included."""
+    return _all_runs
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[[], int]:
+    """``free_port()``: a TCP port on 127.0.0.1 that nothing listens on."""
+    return _free_port
+
+
+def _small_csv(path: Path, rows: int = 40, sep: str = ",", **extra: Any) -> Path:
+    """A small regression CSV: ``y = 3*x1 - 0.5*x2 + noise``, plus ``extra`` columns."""
     import numpy as np
     import pandas as pd
 
-    def write(name: str = "small.csv", rows: int = 40, sep: str = ",", **extra) -> Path:
-        rng = np.random.default_rng(0)
-        x1 = rng.normal(size=rows)
-        x2 = rng.uniform(0, 10, size=rows)
-        frame = pd.DataFrame(
-            {"x1": x1, "x2": x2, "y": 3 * x1 - 0.5 * x2 + rng.normal(0, 0.1, rows)}
-        )
-        for column, values in extra.items():
-            frame[column] = values
-        path = tmp_path / name
-        frame.to_csv(path, sep=sep, index=False)
-        return path
+    rng = np.random.default_rng(0)
+    x1 = rng.normal(size=rows)
+    x2 = rng.uniform(0, 10, size=rows)
+    frame = pd.DataFrame({"x1": x1, "x2": x2, "y": 3 * x1 - 0.5 * x2 + rng.normal(0, 0.1, rows)})
+    for column, values in extra.items():
+        frame[column] = values
+    frame.to_csv(path, sep=sep, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_csv() -> Callable[..., Path]:
+    """``small_csv(path, rows=40, sep=",", **extra_columns)`` (for module-scoped fixtures)."""
+    return _small_csv
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    """``write_csv(name="small.csv", rows=40, sep=",", **extra_columns)`` in ``tmp_path``."""
+
+    def write(name: str = "small.csv", rows: int = 40, sep: str = ",", **extra: Any) -> Path:
+        return _small_csv(tmp_path / name, rows, sep, **extra)
 
     return write

@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from conftest import ENV_TO_CLEAR
+from mlflow_tutorial.config import STORE_ENVIRONMENT
 
 BIN = Path(sys.executable).parent
 # Anything that could point a subprocess somewhere other than the server under test, or hand
 # it credentials the test did not mean to give.
 ENV_TO_DROP = (
-    *ENV_TO_CLEAR,
+    *STORE_ENVIRONMENT,
     "PGHOST",
     "PGPORT",
     "PGDATA",

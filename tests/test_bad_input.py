@@ -4,6 +4,7 @@ usage errors), nothing on stdout, and nothing half-written in the store."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,16 +16,6 @@ from mlflow_tutorial.cli import app
 runner = CliRunner()
 
 
-def one_line_error(result, *fragments: str, code: int = 1) -> str:
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), lines
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
-
 def no_runs(uri: str) -> bool:
     client = MlflowClient(tracking_uri=uri)
     ids = [e.experiment_id for e in client.search_experiments()]
@@ -32,22 +23,35 @@ def no_runs(uri: str) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("content", "args", "fragments"),
+    ("content", "args", "message"),
     [
-        (b"a, a,b,y\n1,2,3,4\n5,6,7,8\n", [], ["duplicate column names", ": a"]),
-        (b"a,a,b,y\n1,2,3,4\n5,6,7,8\n", [], ["duplicate column names"]),
-        (b"\x7fELF\x02\x01\x00\x00binary", [], ["is not a text CSV file"]),
-        (
+        pytest.param(
+            b"a, a,b,y\n1,2,3,4\n5,6,7,8\n",
+            [],
+            "duplicate column names in {path}: a",
+            id="duplicate-after-strip",
+        ),
+        pytest.param(
+            b"a,a,b,y\n1,2,3,4\n5,6,7,8\n", [], "duplicate column names in {path}: a", id="dup"
+        ),
+        pytest.param(
+            b"\x7fELF\x02\x01\x00\x00binary", [], "{path} is not a text CSV file", id="binary"
+        ),
+        pytest.param(
             b"x,c\n" + b"".join(b"%d,5\n" % i for i in range(10)),
             ["--target", "c"],
-            ["target column 'c' is constant"],
+            "target column 'c' is constant in bad: nothing to learn",
+            id="constant-target",
         ),
     ],
 )
-def test_train_rejects_bad_csv(isolated_store, tmp_path: Path, content, args, fragments):
+def test_train_rejects_bad_csv(
+    isolated_store, tmp_path: Path, one_line_error, content, args, message
+):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
-    one_line_error(runner.invoke(app, ["train", "--data", str(path), *args]), *fragments)
+    result = runner.invoke(app, ["train", "--data", str(path), *args])
+    one_line_error(result, message.format(path=path))
     assert no_runs(isolated_store)
 
 
@@ -58,32 +62,43 @@ def test_out_of_range_seed_is_a_usage_error(isolated_store, seed):
     assert no_runs(isolated_store)
 
 
-def test_bad_store_uris(tmp_path: Path):
+def test_bad_store_uris(tmp_path: Path, one_line_error):
     (tmp_path / "adir").mkdir()
     (tmp_path / "notdb.db").write_text("hello\n")
     cases = {
         f"sqlite:///{tmp_path / 'adir'}": "Is a directory",
         f"sqlite:///{tmp_path / 'notdb.db'}": "file is not a database",
-        "bogus://x": "unsupported URI",
     }
-    for uri, fragment in cases.items():
-        one_line_error(runner.invoke(app, ["models", "-t", uri]), fragment)
+    for uri, reason in cases.items():
+        result = runner.invoke(app, ["models", "-t", uri])
+        one_line_error(result, f"cannot open the tracking store {uri}: {reason}")
+    one_line_error(  # MLflow's own words after mlt's
+        runner.invoke(app, ["models", "-t", "bogus://x"]),
+        re.compile("cannot open the tracking store bogus://x: .*unsupported URI.*"),
+    )
 
 
 @pytest.mark.parametrize(
-    ("alias", "fragment"), [("v1", "reserved"), ("latest", "reserved"), ("", "empty")]
+    ("alias", "fragment"),
+    [
+        pytest.param("v1", "reserved", id="version-like"),
+        pytest.param("latest", "reserved", id="latest"),
+        pytest.param("", "empty", id="empty"),
+    ],
 )
-def test_bad_alias_registers_nothing(write_csv, alias, fragment):
+def test_bad_alias_registers_nothing(write_csv, one_line_error, alias, fragment):
     trained = runner.invoke(app, ["train", "--data", str(write_csv()), "-f", "json"])
     assert trained.exit_code == 0, trained.stderr
-    one_line_error(runner.invoke(app, ["register", "--name", "demo", "--alias", alias]), fragment)
+    result = runner.invoke(app, ["register", "--name", "demo", "--alias", alias])
+    one_line_error(result, re.compile(f".*{fragment}.*"))  # MLflow's own rules and words
     assert MlflowClient().search_registered_models() == []
 
 
-def test_unknown_metric(write_csv):
+def test_unknown_metric(write_csv, one_line_error):
     runner.invoke(app, ["train", "--data", str(write_csv()), "-f", "json"])
     one_line_error(
-        runner.invoke(app, ["compare", "--metric", "nosuch"]), "no run has metric 'nosuch'", "rmse"
+        runner.invoke(app, ["compare", "--metric", "nosuch"]),
+        "no run has metric 'nosuch'; metrics found: mae, r2, rmse",
     )
 
 
@@ -96,79 +111,76 @@ def test_names_with_brackets_print_as_they_are(write_csv):
 
 
 @pytest.mark.parametrize("port", ["0", "70000"])
-def test_serve_bad_port(port):
+def test_serve_bad_port(port, one_line_error):
     one_line_error(
-        runner.invoke(app, ["serve", "--port", port]), "port must be between 1 and 65535"
+        runner.invoke(app, ["serve", "--port", port]),
+        f"port must be between 1 and 65535, got {port}",
     )
 
 
 @pytest.fixture(scope="module")
-def model_uri(tmp_path_factory) -> tuple[str, str]:
+def model_uri(make_store, small_csv) -> tuple[str, str]:
     """A store with one model trained on x1, x2 -> y; returns (tracking URI, model URI)."""
-    import os
-
-    import numpy as np
-    import pandas as pd
-
     from mlflow_tutorial.config import Tracking
     from mlflow_tutorial.training import TrainOptions, train
 
-    home = tmp_path_factory.mktemp("predict")
-    rng = np.random.default_rng(1)
-    frame = pd.DataFrame({"x1": rng.normal(size=30), "x2": rng.normal(size=30)})
-    frame["y"] = frame.x1 - frame.x2
-    frame.to_csv(home / "train.csv", index=False)
-    cwd = Path.cwd()
-    os.chdir(home)
-    try:
-        uri = f"sqlite:///{home / 'mlflow.db'}"
-        result = train(
-            options=TrainOptions(data=str(home / "train.csv")), tracking=Tracking(uri, "p")
-        )
-    finally:
-        os.chdir(cwd)
-    return uri, result.model_uri
+    with make_store("predict") as store:
+        data = small_csv(store.root / "train.csv", rows=30)
+        result = train(options=TrainOptions(data=str(data)), tracking=Tracking(store.uri, "p"))
+    return store.uri, result.model_uri
+
+
+NO_IMPUTING = "; fill or drop them first (mlt does not impute)"
 
 
 @pytest.mark.parametrize(
-    ("stdin", "fragments"),
+    ("stdin", "message"),
     [
-        ("x1,x2\n1,\n2,3\n", ["missing values in input: x2 (1)"]),
-        ('{"x1": null, "x2": 1}\n{"x1": 2, "x2": 3}\n', ["missing values in input: x1 (1)"]),
-        ('{"x1": "abc", "x2": 1}\n', ["not numeric: x1"]),
-        ("", ["no rows in standard input"]),
+        pytest.param(
+            "x1,x2\n1,\n2,3\n", "missing values in input: x2 (1)" + NO_IMPUTING, id="csv-gap"
+        ),
+        pytest.param(
+            '{"x1": null, "x2": 1}\n{"x1": 2, "x2": 3}\n',
+            "missing values in input: x1 (1)" + NO_IMPUTING,
+            id="jsonl-null",
+        ),
+        pytest.param(
+            '{"x1": "abc", "x2": 1}\n',
+            "input columns must be numeric; not numeric: x1",
+            id="text-value",
+        ),
+        pytest.param("", "no rows in standard input", id="empty"),
     ],
 )
-def test_predict_bad_rows(model_uri, stdin, fragments):
+def test_predict_bad_rows(model_uri, one_line_error, stdin, message):
     tracking, uri = model_uri
-    one_line_error(
-        runner.invoke(app, ["predict", "-m", uri, "-t", tracking], input=stdin), *fragments
-    )
+    result = runner.invoke(app, ["predict", "-m", uri, "-t", tracking], input=stdin)
+    one_line_error(result, message)
 
 
-def test_predict_non_utf8_file_and_unwritable_output(model_uri, tmp_path: Path):
+def test_predict_non_utf8_file_and_unwritable_output(model_uri, one_line_error, tmp_path: Path):
     tracking, uri = model_uri
     latin = tmp_path / "latin.csv"
     latin.write_bytes(b"x1,x2\n1,2\n" + b"\xff\xfe\n")
     one_line_error(
-        runner.invoke(app, ["predict", "-m", uri, "-t", tracking, "-i", str(latin)]), "not UTF-8"
+        runner.invoke(app, ["predict", "-m", uri, "-t", tracking, "-i", str(latin)]),
+        f"cannot read {latin}: not UTF-8 text",
     )
+    nowhere = tmp_path / "no" / "such" / "x.csv"
     result = runner.invoke(
-        app,
-        ["predict", "-m", uri, "-t", tracking, "-o", str(tmp_path / "no" / "such" / "x.csv")],
-        input="x1,x2\n1,2\n",
+        app, ["predict", "-m", uri, "-t", tracking, "-o", str(nowhere)], input="x1,x2\n1,2\n"
     )
-    one_line_error(result, "cannot write")
+    one_line_error(result, f"cannot write {nowhere}: No such file or directory")
 
 
-def test_predict_with_inputs_refuses_to_overwrite_a_prediction_column(model_uri):
+def test_predict_with_inputs_refuses_to_overwrite_a_prediction_column(model_uri, one_line_error):
     tracking, uri = model_uri
     result = runner.invoke(
         app,
         ["predict", "-m", uri, "-t", tracking, "--with-inputs"],
         input="x1,x2,prediction\n1,2,9\n",
     )
-    one_line_error(result, "already has a column named 'prediction'")
+    one_line_error(result, "the input already has a column named 'prediction'")
     plain = runner.invoke(
         app, ["predict", "-m", uri, "-t", tracking, "-f", "json"], input="x1,x2,prediction\n1,2,9\n"
     )

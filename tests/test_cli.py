@@ -10,17 +10,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import pytest
 from click.testing import Result
 from mlflow import MlflowClient
-from mlflow.entities import ViewType
 from typer.testing import CliRunner
 
 from mlflow_tutorial import __version__
@@ -36,35 +35,6 @@ def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
     return runner.invoke(app, list(args), env=env)
 
 
-def all_runs(uri: str) -> list:
-    client = MlflowClient(tracking_uri=uri)
-    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
-    return list(client.search_runs(ids, run_view_type=ViewType.ALL)) if ids else []
-
-
-def stderr_lines(result: Result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.strip()]
-
-
-def assert_user_error(result: Result, *words: str) -> str:
-    """Exit 1, nothing on stdout, exactly one line ``Error: ...`` on stderr (no traceback)."""
-    assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert result.stdout == ""
-    lines = stderr_lines(result)
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("Error: ")
-    for word in words:
-        assert word in lines[0]
-    return lines[0]
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The CLI sets MLFLOW_LOGGING_LEVEL in os.environ; undo it after each test.
-    monkeypatch.delenv("MLFLOW_LOGGING_LEVEL", raising=False)
-
-
 @dataclass(frozen=True)
 class Grid:
     uri: str
@@ -73,21 +43,12 @@ class Grid:
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Grid:
+def grid(make_store) -> Grid:
     """``mlt train`` of a 2x2 grid on the built-in data, in a store shared by this module."""
-    root = tmp_path_factory.mktemp("cli-grid")
-    db = root / "mlflow.db"
-    shutil.copy(empty_store, db)
-    uri = f"sqlite:///{db}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        for name in ("MLT_EXPERIMENT", "MLFLOW_RUN_ID", "MLFLOW_LOGGING_LEVEL"):
-            mp.delenv(name, raising=False)
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
+    with make_store("cli-grid") as store:
         result = invoke("train", *GRID_ARGS, "--format", "json")
-    mlflow.set_tracking_uri(None)
     assert result.exit_code == 0, (result.stderr, result.exception)
-    return Grid(uri=uri, result=result, records=json.loads(result.stdout))
+    return Grid(uri=store.uri, result=result, records=json.loads(result.stdout))
 
 
 @pytest.fixture
@@ -97,9 +58,8 @@ def in_grid_store(grid: Grid, monkeypatch: pytest.MonkeyPatch) -> Grid:
     return grid
 
 
-def runs_sorted_in_python(uri: str, metric: str, descending: bool) -> list[str]:
-    runs = all_runs(uri)
-    runs.sort(key=lambda r: r.data.metrics[metric], reverse=descending)
+def runs_sorted_in_python(runs: list, metric: str, descending: bool) -> list[str]:
+    runs = sorted(runs, key=lambda r: r.data.metrics[metric], reverse=descending)
     return [r.info.run_id for r in runs]
 
 
@@ -127,7 +87,7 @@ def test_train_json_is_one_object(isolated_store: str) -> None:
     assert run.data.metrics["rmse"] == pytest.approx(record["metrics"]["rmse"])
 
 
-def test_train_grid_json_is_an_array_of_four(grid: Grid) -> None:
+def test_train_grid_json_is_an_array_of_four(grid: Grid, all_runs) -> None:
     records = grid.records
     assert isinstance(records, list) and len(records) == 4
     assert {(r["params"]["alpha"], r["params"]["l1_ratio"]) for r in records} == GRID_POINTS
@@ -142,7 +102,7 @@ def test_train_grid_json_is_an_array_of_four(grid: Grid) -> None:
     assert {r.info.status for r in all_runs(grid.uri)} == {"FINISHED"}
 
 
-def test_train_grid_jsonl_with_comma_lists(isolated_store: str) -> None:
+def test_train_grid_jsonl_with_comma_lists(isolated_store: str, all_runs) -> None:
     result = invoke(
         "train", "--alpha", "0.1,1", "--l1-ratio", "0.2", "--l1-ratio", "0.8", "--format", "jsonl"
     )
@@ -155,7 +115,7 @@ def test_train_grid_jsonl_with_comma_lists(isolated_store: str) -> None:
     assert len(all_runs(isolated_store)) == 4
 
 
-def test_train_repeated_values_train_once(isolated_store: str) -> None:
+def test_train_repeated_values_train_once(isolated_store: str, all_runs) -> None:
     result = invoke("train", "--alpha", "0.1,0.1", "--alpha", "0.1", "--format", "json")
 
     assert result.exit_code == 0, (result.stderr, result.exception)
@@ -165,7 +125,7 @@ def test_train_repeated_values_train_once(isolated_store: str) -> None:
     assert len(all_runs(isolated_store)) == 1
 
 
-def test_train_csv_has_flattened_header(isolated_store: str, write_csv) -> None:
+def test_train_csv_has_flattened_header(isolated_store: str, write_csv, all_runs) -> None:
     path = write_csv()
     result = invoke("train", "--data", str(path), "--alpha", "0.2", "--format", "csv")
 
@@ -180,20 +140,41 @@ def test_train_csv_has_flattened_header(isolated_store: str, write_csv) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "words"),
+    ("args", "message"),
     [
-        (["--alpha", "-1"], ["alpha", "-1"]),
-        (["--alpha", "0.1,-1"], ["alpha"]),
-        (["--l1-ratio", "2"], ["l1_ratio"]),
-        (["--test-size", "0"], ["test size"]),
-        (["--data", "missing.csv"], ["missing.csv"]),
-        (["--data", "{csv}", "--target", "price"], ["'price'"]),
-        (["--data", "{text_csv}", "--target", "y"], ["city"]),
-        (["--dataset", "iris"], ["'iris'"]),
+        pytest.param(["--alpha", "-1"], "alpha must be >= 0, got -1.0", id="negative-alpha"),
+        pytest.param(["--alpha", "0.1,-1"], "alpha must be >= 0, got -1.0", id="one-bad-alpha"),
+        pytest.param(
+            ["--l1-ratio", "2"], "l1_ratio must be between 0 and 1, got 2.0", id="l1-ratio-2"
+        ),
+        pytest.param(
+            ["--test-size", "0"],
+            "test size must be between 0 and 1 (exclusive), got 0.0",
+            id="test-size-0",
+        ),
+        pytest.param(
+            ["--data", "missing.csv"], "data file not found: missing.csv", id="missing-file"
+        ),
+        pytest.param(
+            ["--data", "{csv}", "--target", "price"],
+            "target column 'price' not found in small; columns: x1, x2, y",
+            id="missing-target",
+        ),
+        pytest.param(
+            ["--data", "{text_csv}", "--target", "y"],
+            re.compile(r"feature columns must be numeric; not numeric in text: city \(\w+\)"),
+            id="text-column",
+        ),
+        pytest.param(
+            ["--dataset", "iris"],
+            "unknown built-in data set 'iris' (available: diabetes); "
+            "use --data for a CSV file or URL",
+            id="unknown-builtin",
+        ),
     ],
 )
 def test_train_errors_are_one_line_and_create_no_run(
-    isolated_store: str, write_csv, args: list[str], words: list[str]
+    isolated_store: str, write_csv, one_line_error, all_runs, args: list[str], message
 ) -> None:
     paths = {
         "{csv}": str(write_csv()),
@@ -201,7 +182,7 @@ def test_train_errors_are_one_line_and_create_no_run(
     }
     result = invoke("train", *[paths.get(a, a) for a in args], "--format", "json")
 
-    assert_user_error(result, *words)
+    one_line_error(result, message)
     assert MlflowClient(tracking_uri=isolated_store).get_experiment_by_name("mlt") is None
     assert all_runs(isolated_store) == []
 
@@ -217,7 +198,9 @@ def test_train_errors_are_one_line_and_create_no_run(
         (["--no-such-option"], "--no-such-option"),
     ],
 )
-def test_train_usage_errors_exit_2(isolated_store: str, args: list[str], word: str) -> None:
+def test_train_usage_errors_exit_2(
+    isolated_store: str, all_runs, args: list[str], word: str
+) -> None:
     result = invoke("train", *args)
 
     assert result.exit_code == 2, (result.stdout, result.stderr)
@@ -228,7 +211,7 @@ def test_train_usage_errors_exit_2(isolated_store: str, args: list[str], word: s
 
 
 def test_tracking_uri_option_overrides_the_environment(
-    isolated_store: str, empty_store: Path, tmp_path: Path
+    isolated_store: str, empty_store: Path, tmp_path: Path, all_runs
 ) -> None:
     other_db = tmp_path / "other.db"
     shutil.copy(empty_store, other_db)
@@ -266,7 +249,7 @@ def test_experiment_from_env_and_option(isolated_store: str) -> None:
 # --- mlt compare -------------------------------------------------------------------------------
 
 
-def test_compare_top_two_by_rmse(in_grid_store: Grid) -> None:
+def test_compare_top_two_by_rmse(in_grid_store: Grid, all_runs) -> None:
     result = invoke("compare", "--top", "2", "--format", "json")
 
     assert result.exit_code == 0, (result.stderr, result.exception)
@@ -274,24 +257,35 @@ def test_compare_top_two_by_rmse(in_grid_store: Grid) -> None:
     assert len(runs) == 2
     rmses = [r["metrics"]["rmse"] for r in runs]
     assert rmses == sorted(rmses)
-    best_two = runs_sorted_in_python(in_grid_store.uri, "rmse", descending=False)[:2]
+    best_two = runs_sorted_in_python(all_runs(in_grid_store.uri), "rmse", descending=False)[:2]
     assert [r["run_id"] for r in runs] == best_two
 
 
-def test_compare_all_runs_agree_with_python_sort(in_grid_store: Grid) -> None:
+def test_compare_all_runs_agree_with_python_sort(in_grid_store: Grid, all_runs) -> None:
     result = invoke("compare")  # no --format and no terminal: JSON
 
     assert result.exit_code == 0, (result.stderr, result.exception)
     runs = json.loads(result.stdout)
     assert [r["run_id"] for r in runs] == runs_sorted_in_python(
-        in_grid_store.uri, "rmse", descending=False
+        all_runs(in_grid_store.uri), "rmse", descending=False
     )
     assert {r["run_id"] for r in runs} == {r["run_id"] for r in in_grid_store.records}
     assert all(r["status"] == "FINISHED" for r in runs)
     assert all(r["model_uri"].startswith("models:/m-") for r in runs)
 
 
-def test_compare_r2_is_descending(in_grid_store: Grid) -> None:
+def test_compare_by_mae_ranks_by_mae(in_grid_store: Grid, all_runs) -> None:
+    by_rmse = runs_sorted_in_python(all_runs(in_grid_store.uri), "rmse", descending=False)
+    by_mae = runs_sorted_in_python(all_runs(in_grid_store.uri), "mae", descending=False)
+    assert by_mae != by_rmse  # else this test could not tell --metric was used
+
+    result = invoke("compare", "--metric", "mae", "--format", "json")
+
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert [r["run_id"] for r in json.loads(result.stdout)] == by_mae
+
+
+def test_compare_r2_is_descending(in_grid_store: Grid, all_runs) -> None:
     result = invoke("compare", "--metric", "r2", "--format", "json")
 
     assert result.exit_code == 0, (result.stderr, result.exception)
@@ -300,7 +294,7 @@ def test_compare_r2_is_descending(in_grid_store: Grid) -> None:
     assert len(r2) == 4
     assert r2 == sorted(r2, reverse=True)
     assert [r["run_id"] for r in runs] == runs_sorted_in_python(
-        in_grid_store.uri, "r2", descending=True
+        all_runs(in_grid_store.uri), "r2", descending=True
     )
 
 
@@ -315,16 +309,26 @@ def test_compare_filter(in_grid_store: Grid) -> None:
     assert {r["params"]["alpha"] for r in runs} == {"0.1"}
 
 
-def test_compare_bad_filter_is_one_error_line(in_grid_store: Grid) -> None:
+def test_compare_bad_filter_is_one_error_line(in_grid_store: Grid, one_line_error) -> None:
     result = invoke("compare", "--filter", "params.alpha = ", "--format", "json")
-    assert_user_error(result)
+    one_line_error(result, re.compile(r"Invalid clause\(s\) in filter string: .*"))
 
 
 @pytest.mark.parametrize(
-    ("args", "word"), [(["--top", "0"], "--top"), (["--metric", "r2; drop"], "metric")]
+    ("args", "message"),
+    [
+        pytest.param(["--top", "0"], "--top must be at least 1, got 0", id="top-0"),
+        pytest.param(
+            ["--metric", "r2; drop"],
+            "no run has metric 'r2; drop'; metrics found: mae, r2, rmse",
+            id="unknown-metric",
+        ),
+    ],
 )
-def test_compare_bad_options(in_grid_store: Grid, args: list[str], word: str) -> None:
-    assert_user_error(invoke("compare", *args, "--format", "json"), word)
+def test_compare_bad_options(
+    in_grid_store: Grid, one_line_error, args: list[str], message: str
+) -> None:
+    one_line_error(invoke("compare", *args, "--format", "json"), message)
 
 
 def test_compare_empty_experiment_prints_empty_list(isolated_store: str) -> None:
@@ -336,25 +340,26 @@ def test_compare_empty_experiment_prints_empty_list(isolated_store: str) -> None
     assert result.stdout.strip() == "[]"
 
 
-def test_compare_unknown_experiment_is_named(isolated_store: str) -> None:
+def test_compare_unknown_experiment_is_named(isolated_store: str, one_line_error) -> None:
     result = invoke("compare", "-e", "nope", "--format", "json")
-    assert_user_error(result, "'nope'")
+    one_line_error(result, f"experiment 'nope' not found in {isolated_store}")
 
 
-def test_compare_experiment_from_env(in_grid_store: Grid) -> None:
+def test_compare_experiment_from_env(in_grid_store: Grid, one_line_error) -> None:
     result = invoke("compare", "--format", "json", env={"MLT_EXPERIMENT": "nope"})
-    assert_user_error(result, "'nope'")
+    one_line_error(result, f"experiment 'nope' not found in {in_grid_store.uri}")
     result = invoke("compare", "--format", "json", env={"MLT_EXPERIMENT": "mlt"})
     assert result.exit_code == 0
     assert len(json.loads(result.stdout)) == 4
 
 
-def test_compare_table_shows_the_best_run(in_grid_store: Grid) -> None:
-    best = runs_sorted_in_python(in_grid_store.uri, "rmse", descending=False)[0]
+def test_compare_table_shows_the_best_run(in_grid_store: Grid, all_runs) -> None:
+    best = runs_sorted_in_python(all_runs(in_grid_store.uri), "rmse", descending=False)[0]
     result = invoke("compare", "--format", "table")
 
     assert result.exit_code == 0, (result.stderr, result.exception)
-    assert best in result.stdout
+    first_row = next(line for line in result.stdout.splitlines() if line.startswith("│"))
+    assert best[:8] in first_row and best not in result.stdout  # short ids in tables
     assert "run_id" in result.stdout and "rmse" in result.stdout
     assert "{" not in result.stdout  # a table, not JSON
 
@@ -426,7 +431,7 @@ def test_importing_the_cli_is_cheap() -> None:
 
 
 def test_train_failure_after_start_leaves_no_running_run(
-    isolated_store: str, monkeypatch: pytest.MonkeyPatch
+    isolated_store: str, monkeypatch: pytest.MonkeyPatch, one_line_error, all_runs
 ) -> None:
     import mlflow.sklearn
 
@@ -436,24 +441,16 @@ def test_train_failure_after_start_leaves_no_running_run(
     monkeypatch.setattr(mlflow.sklearn, "log_model", interrupted)
     result = invoke("train", "--format", "json")
 
-    assert result.exit_code == 130, (result.stderr, result.exception)
-    assert result.stdout == ""
-    assert stderr_lines(result) == ["Error: interrupted"]
+    one_line_error(result, "interrupted", code=130)
     assert [r.info.status for r in all_runs(isolated_store)] == ["KILLED"]
 
 
 @pytest.mark.parametrize("command", [["train"], ["compare"], ["register"], ["models"]])
-def test_unreachable_tracking_server_is_one_line_error(command: list[str]) -> None:
-    import socket
-
-    with socket.socket() as s:  # a port on which nothing listens
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    uri = f"http://127.0.0.1:{port}"
+def test_unreachable_tracking_server_is_one_line_error(
+    command: list[str], free_port, one_line_error
+) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     result = runner.invoke(app, [*command, "--tracking-uri", uri])
-    assert result.exit_code == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith(f"Error: cannot reach the tracking server at {uri}: ")
-    assert "refused" in lines[0].lower()
-    assert result.stdout == ""
+    one_line_error(
+        result, re.compile(re.escape(f"cannot reach the tracking server at {uri}: ") + ".*refused")
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -13,17 +15,30 @@ from mlflow_tutorial.cli import app
 from mlflow_tutorial.config import Tracking
 from mlflow_tutorial.errors import ModelNotFoundError, RunNotFoundError
 from mlflow_tutorial.registry import list_versions, register_model, resolve_version
-from mlflow_tutorial.training import TrainOptions, train, train_grid
+from mlflow_tutorial.training import TrainOptions, TrainResult, train, train_grid
 
 runner = CliRunner()
 
 
+@pytest.fixture(scope="session")
+def houses(make_store, small_csv) -> tuple[Path, list[TrainResult]]:
+    """A store with three finished runs on houses.csv, trained once; (its file, the runs best
+    first by rmse). Tests get a copy of the file; the artifacts stay where they are, read-only
+    (a test that trains writes new runs' folders beside them)."""
+    with make_store("houses") as store:
+        options = TrainOptions(data=str(small_csv(store.root / "houses.csv", rows=60)), target="y")
+        results = train_grid([0.01, 0.5, 2.0], [0.5], options)
+    return Path(store.uri.removeprefix("sqlite:///")), sorted(
+        results, key=lambda r: r.metrics["rmse"]
+    )
+
+
 @pytest.fixture
-def runs(write_csv):
-    """Three finished runs on a small CSV, best first by rmse."""
-    options = TrainOptions(data=str(write_csv("houses.csv", rows=60)), target="y")
-    results = train_grid([0.01, 0.5, 2.0], [0.5], options)
-    return sorted(results, key=lambda r: r.metrics["rmse"])
+def runs(isolated_store: str, houses) -> list[TrainResult]:
+    """This test's store holds the three houses runs (best first by rmse)."""
+    template, results = houses
+    shutil.copy(template, isolated_store.removeprefix("sqlite:///"))
+    return results
 
 
 def invoke(*args: str, input: str | None = None):
@@ -94,13 +109,46 @@ def test_register_run_from_stdin_with_name_and_aliases(runs):
     assert client.get_model_version_by_alias("demo", "staging").run_id == runs[1].run_id
 
 
-def test_register_best_by_r2(runs):
-    by_r2 = max(runs, key=lambda r: r.metrics["r2"])
-    out = json.loads(invoke("register", "--metric", "r2", "-f", "json").stdout)
-    assert out["run_id"] == by_r2.run_id
+def test_register_best_ranks_within_the_newest_runs_data_set(runs):
+    diabetes = train(0.5, 0.5)  # the newest run, on another data set, with a far worse rmse
+    assert runs[0].metrics["rmse"] < diabetes.metrics["rmse"]
+
+    newest = invoke("register", "--format", "json")
+    assert newest.exit_code == 0, newest.stderr
+    out = json.loads(newest.stdout)
+    assert (out["run_id"], out["dataset"], out["name"]) == (
+        diabetes.run_id,
+        "diabetes",
+        "diabetes-elasticnet",
+    )
+
+    chosen = invoke("register", "--dataset", "houses", "--format", "table")
+    assert chosen.exit_code == 0, chosen.stderr
+    assert "best by rmse among runs on houses" in chosen.stderr
+    assert register_model(Tracking.resolve(), dataset="houses").run_id == runs[0].run_id
+
+    assert invoke("register", "--run", runs[0].run_id, "--dataset", "houses").exit_code == 2
+    none = invoke("register", "--dataset", "nosuch")
+    assert none.stderr == (
+        "Error: no finished run with metric 'rmse' on data set 'nosuch' in experiment 'mlt'; "
+        "train one with `mlt train`\n"
+    )
 
 
-def test_models_lists_versions_with_aliases_and_metrics(runs):
+def test_register_best_by_mae(isolated_store):
+    # On the built-in data's default split, alpha 1 / l1_ratio 0.8 has the lowest rmse and
+    # alpha 0.1 / l1_ratio 0.8 the lowest mae: only a ranking by mae picks the second.
+    results = train_grid([0.1, 1.0], [0.8])
+    by_rmse = min(results, key=lambda r: r.metrics["rmse"])
+    by_mae = min(results, key=lambda r: r.metrics["mae"])
+    assert by_mae.run_id != by_rmse.run_id
+
+    out = json.loads(invoke("register", "--metric", "mae", "-f", "json").stdout)
+    assert out["run_id"] == by_mae.run_id
+    assert out["metrics"]["mae"] == pytest.approx(by_mae.metrics["mae"])
+
+
+def test_models_lists_versions_with_aliases_and_metrics(runs, one_line_error):
     tracking = Tracking.resolve()
     register_model(tracking, run_id=runs[1].run_id)
     register_model(tracking)
@@ -112,9 +160,7 @@ def test_models_lists_versions_with_aliases_and_metrics(runs):
     assert rows[0]["metrics"]["rmse"] == pytest.approx(runs[0].metrics["rmse"])
     assert [v.version for v in list_versions(tracking)] == [2, 1]
 
-    missing = invoke("models", "nope")
-    assert missing.exit_code == 1
-    assert missing.stderr.strip() == "Error: registered model 'nope' not found"
+    one_line_error(invoke("models", "nope"), "registered model 'nope' not found")
 
 
 def test_resolve_version_forms(runs):
@@ -133,42 +179,40 @@ def test_resolve_version_forms(runs):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (
+        pytest.param(
             ["--run", "0123456789abcdef0123456789abcdef"],
             "run 0123456789abcdef0123456789abcdef not found",
+            id="unknown-run",
         ),
-        (["--run", "not-a-run"], "not a run id"),
+        pytest.param(["--run", "not-a-run"], "not a run id: 'not-a-run'", id="not-a-run-id"),
     ],
 )
-def test_register_unknown_run(runs, args, message):
-    result = invoke("register", *args)
-    assert result.exit_code == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0]
-    assert result.stdout == ""
+def test_register_unknown_run(runs, one_line_error, args, message):
+    one_line_error(invoke("register", *args), message)
     assert MlflowClient().search_registered_models() == []
 
 
-def test_register_run_without_model():
+def test_register_run_without_model(one_line_error):
     mlflow.set_experiment("mlt")
     with mlflow.start_run() as run:
         mlflow.log_param("alpha", 1)
     with pytest.raises(RunNotFoundError, match="has no logged model"):
         register_model(Tracking.resolve(), run_id=run.info.run_id)
     result = invoke("register", "--run", run.info.run_id)
-    assert result.exit_code == 1
-    assert "has no logged model" in result.stderr
+    one_line_error(result, f"run {run.info.run_id} has no logged model to register")
     assert MlflowClient().search_registered_models() == []
 
 
-def test_register_best_on_empty_or_unknown_experiment():
+def test_register_best_on_empty_or_unknown_experiment(isolated_store, one_line_error):
     MlflowClient().create_experiment("empty")
-    empty = invoke("register", "--best", "-e", "empty")
-    assert empty.exit_code == 1
-    assert "no finished run" in empty.stderr and len(empty.stderr.strip().splitlines()) == 1
-    unknown = invoke("register", "-e", "missing")
-    assert unknown.exit_code == 1
-    assert "experiment 'missing' not found" in unknown.stderr
+    one_line_error(
+        invoke("register", "--best", "-e", "empty"),
+        "no finished run with metric 'rmse' in experiment 'empty'; train one with `mlt train`",
+    )
+    one_line_error(
+        invoke("register", "-e", "missing"),
+        f"experiment 'missing' not found in {isolated_store}",
+    )
 
 
 def test_register_run_and_best_together_is_usage_error(runs):

@@ -35,21 +35,14 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> str:
+def store(make_store) -> str:
     """A store with three diabetes runs and the best registered as diabetes-elasticnet@champion."""
-    home = tmp_path_factory.mktemp("served")
-    uri = f"sqlite:///{home / 'mlflow.db'}"
-    cwd = Path.cwd()
-    os.chdir(home)  # artifacts go to ./mlruns of the directory the experiment is created in
-    try:
-        tracking = Tracking(uri=uri, experiment="serving")
+    with make_store("served") as served:
+        tracking = Tracking(uri=served.uri, experiment="serving")
         train_grid([0.05, 0.5, 1.0], [0.5], tracking=tracking)
         version = register_model(tracking)
         assert version.version == 1 and version.aliases == ["champion"]
-    finally:
-        os.chdir(cwd)
-        mlflow.set_tracking_uri(None)
-    return uri
+    return served.uri
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +57,6 @@ def expected(store, rows) -> list[float]:
         return list(mlflow.pyfunc.load_model(MODEL).predict(rows))
     finally:
         mlflow.set_tracking_uri(None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(store: str) -> dict[str, str]:
@@ -131,7 +118,7 @@ def start(args: list[str], store: str, log: Path, tmpdir: Path | None = None) ->
 
 
 @pytest.fixture(scope="module")
-def server(store, tmp_path_factory):
+def server(store, tmp_path_factory, free_port):
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "stderr.log"
     proc = start(
@@ -224,7 +211,7 @@ def test_banner_curl_command_answers(server, store):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
-def test_sigterm_stops_cleanly(store, rows, expected, tmp_path, workers):
+def test_sigterm_stops_cleanly(store, rows, expected, tmp_path, workers, free_port):
     """SIGTERM: exit 0, no process of the group left, the downloaded model removed."""
     port = free_port()
     scratch = tmp_path / "tmp"
@@ -276,7 +263,7 @@ def group_gone(pgid: int, timeout: float = 15) -> bool:
 
 
 @pytest.mark.slow
-def test_mlflow_models_serve_gives_the_same_answers(store, rows, expected, tmp_path):
+def test_mlflow_models_serve_gives_the_same_answers(store, rows, expected, tmp_path, free_port):
     port = free_port()
     proc = start(
         [
@@ -306,7 +293,7 @@ def test_mlflow_models_serve_gives_the_same_answers(store, rows, expected, tmp_p
         stop(proc)
 
 
-def test_serve_unknown_model_is_one_line_error(store):
+def test_serve_unknown_model_is_one_line_error(store, free_port):
     port = str(free_port())
     for model, message in [
         ("models:/nope@champion", "registered model 'nope' not found"),

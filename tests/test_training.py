@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
-import shutil
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import numpy as np
-import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from mlflow.entities import ViewType
 from numpy.testing import assert_allclose
 
 from mlflow_tutorial import __version__, data, training
@@ -25,23 +24,6 @@ GRID_L1_RATIOS = (0.2, 0.8)
 RUN_PARAMS = ("alpha", "l1_ratio", "test_size", "random_state", "dataset", "n_rows", "n_features")
 
 
-def small_csv(path: Path, rows: int = 40) -> Path:
-    """The same table as conftest's ``write_csv`` (usable from module-scoped fixtures)."""
-    rng = np.random.default_rng(0)
-    x1 = rng.normal(size=rows)
-    x2 = rng.uniform(0, 10, size=rows)
-    frame = pd.DataFrame({"x1": x1, "x2": x2, "y": 3 * x1 - 0.5 * x2 + rng.normal(0, 0.1, rows)})
-    frame.to_csv(path, index=False)
-    return path
-
-
-def all_runs(uri: str | None = None) -> list:
-    """Every run in every experiment (active or deleted) of the store."""
-    client = MlflowClient(tracking_uri=uri)
-    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
-    return list(client.search_runs(ids, run_view_type=ViewType.ALL)) if ids else []
-
-
 @dataclass(frozen=True)
 class Trained:
     uri: str
@@ -51,27 +33,19 @@ class Trained:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Trained:
+def trained(make_store, small_csv) -> Trained:
     """A 2x2 grid on a small CSV (experiment 'grid') and one default run on the built-in
     diabetes data (experiment 'diabetes'), in a store shared by this module's tests."""
-    root = tmp_path_factory.mktemp("trained")
-    db = root / "mlflow.db"
-    shutil.copy(empty_store, db)
-    uri = f"sqlite:///{db}"
-    csv = small_csv(root / "small.csv")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)  # artifacts go to ./mlruns
-        for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
-            mp.delenv(name, raising=False)
+    with make_store("trained") as store:
+        csv = small_csv(store.root / "small.csv")
         grid = training.train_grid(
             GRID_ALPHAS,
             GRID_L1_RATIOS,
             TrainOptions(data=str(csv), run_name="grid"),
-            Tracking(uri=uri, experiment="grid"),
+            Tracking(uri=store.uri, experiment="grid"),
         )
-        diabetes = training.train(tracking=Tracking(uri=uri, experiment="diabetes"))
-    mlflow.set_tracking_uri(None)
-    return Trained(uri=uri, csv=csv, grid=grid, diabetes=diabetes)
+        diabetes = training.train(tracking=Tracking(uri=store.uri, experiment="diabetes"))
+    return Trained(uri=store.uri, csv=csv, grid=grid, diabetes=diabetes)
 
 
 # --- what a run records --------------------------------------------------------------------
@@ -85,7 +59,7 @@ def test_grid_trains_every_point(trained: Trained) -> None:
     assert {r.experiment_name for r in trained.grid} == {"grid"}
 
 
-def test_every_run_is_finished_with_params_and_metrics(trained: Trained) -> None:
+def test_every_run_is_finished_with_params_and_metrics(trained: Trained, all_runs) -> None:
     client = MlflowClient(tracking_uri=trained.uri)
     runs = all_runs(trained.uri)
     assert len(runs) == 5
@@ -228,73 +202,149 @@ def test_no_standardize_fits_elasticnet_alone(write_csv) -> None:
 # --- validation happens before any run -------------------------------------------------------
 
 
-def _assert_store_untouched(uri: str) -> None:
+def _assert_store_untouched(uri: str, all_runs) -> None:
     assert MlflowClient(tracking_uri=uri).get_experiment_by_name("mlt") is None
     assert all_runs(uri) == []
 
 
+TOO_FEW_ROWS = (
+    "too few rows to split: 4 rows with test size 0.25 leaves 3 for training and 1 for "
+    "testing (need at least 2 on each side)"
+)
+
+
 @pytest.mark.parametrize(
-    ("case", "error", "words"),
+    ("alphas", "l1_ratios", "options", "error", "message"),
     [
-        ("alpha -1", InvalidParameterError, "alpha"),
-        ("alpha nan", InvalidParameterError, "alpha"),
-        ("alpha inf", InvalidParameterError, "finite"),
-        ("l1_ratio 2", InvalidParameterError, "l1_ratio"),
-        ("l1_ratio -0.1", InvalidParameterError, "l1_ratio"),
-        ("test_size 0", InvalidParameterError, "test size"),
-        ("test_size 1", InvalidParameterError, "test size"),
-        ("missing file", DataError, "nowhere.csv"),
-        ("missing target", DataError, "'price'"),
-        ("text column", DataError, "city"),
-        ("too few rows", DataError, "too few rows"),
-        ("unknown builtin", DataError, "'iris'"),
-        ("one bad grid point", InvalidParameterError, "alpha"),
-        ("empty grid", InvalidParameterError, "at least one"),
+        pytest.param(
+            [-1.0], [0.5], {}, InvalidParameterError, "alpha must be >= 0, got -1.0", id="alpha-neg"
+        ),
+        pytest.param(
+            [math.nan], [0.5], {}, InvalidParameterError, "alpha must be >= 0, got nan", id="nan"
+        ),
+        pytest.param(
+            [math.inf], [0.5], {}, InvalidParameterError, "alpha must be finite", id="inf"
+        ),
+        pytest.param(
+            [0.5],
+            [2.0],
+            {},
+            InvalidParameterError,
+            "l1_ratio must be between 0 and 1, got 2.0",
+            id="l1-ratio-2",
+        ),
+        pytest.param(
+            [0.5],
+            [-0.1],
+            {},
+            InvalidParameterError,
+            "l1_ratio must be between 0 and 1, got -0.1",
+            id="l1-ratio-neg",
+        ),
+        pytest.param(
+            [0.5],
+            [0.5],
+            {"test_size": 0.0},
+            InvalidParameterError,
+            "test size must be between 0 and 1 (exclusive), got 0.0",
+            id="test-size-0",
+        ),
+        pytest.param(
+            [0.5],
+            [0.5],
+            {"test_size": 1.0},
+            InvalidParameterError,
+            "test size must be between 0 and 1 (exclusive), got 1.0",
+            id="test-size-1",
+        ),
+        pytest.param(
+            [0.5],
+            [0.5],
+            {"data": "nowhere.csv"},
+            DataError,
+            "data file not found: nowhere.csv",
+            id="missing-file",
+        ),
+        pytest.param(
+            [0.5],
+            [0.5],
+            {"target": "price"},
+            DataError,
+            "target column 'price' not found in small; columns: x1, x2, y",
+            id="missing-target",
+        ),
+        pytest.param(
+            [0.5],
+            [0.5],
+            {"data": "text.csv", "target": "y"},
+            DataError,
+            re.compile(r"feature columns must be numeric; not numeric in text: city \(\w+\)"),
+            id="text-column",
+        ),
+        pytest.param(
+            [0.5], [0.5], {"data": "tiny.csv"}, DataError, TOO_FEW_ROWS, id="too-few-rows"
+        ),
+        pytest.param(
+            [0.5],
+            [0.5],
+            {"data": None, "dataset": "iris"},
+            DataError,
+            "unknown built-in data set 'iris' (available: diabetes); "
+            "use --data for a CSV file or URL",
+            id="unknown-builtin",
+        ),
+        pytest.param(  # the first points are fine; none may be trained
+            [0.1, 1.0, -1.0],
+            [0.5],
+            {},
+            InvalidParameterError,
+            "alpha must be >= 0, got -1.0",
+            id="one-bad-grid-point",
+        ),
+        pytest.param(
+            [],
+            [0.5],
+            {},
+            InvalidParameterError,
+            "give at least one alpha and one l1_ratio",
+            id="empty-grid",
+        ),
     ],
 )
 def test_invalid_input_raises_and_creates_no_run(
-    isolated_store: str, write_csv, case: str, error: type, words: str
+    isolated_store: str,
+    write_csv,
+    all_runs,
+    alphas: list[float],
+    l1_ratios: list[float],
+    options: dict,
+    error: type,
+    message: str | re.Pattern[str],
 ) -> None:
-    csv = str(write_csv())
-    alphas, l1_ratios, options = [0.5], [0.5], TrainOptions(data=csv)
-    if case.startswith("alpha "):
-        alphas = [float(case.split()[1])]
-    elif case.startswith("l1_ratio "):
-        l1_ratios = [float(case.split()[1])]
-    elif case.startswith("test_size "):
-        options = TrainOptions(data=csv, test_size=float(case.split()[1]))
-    elif case == "missing file":
-        options = TrainOptions(data="nowhere.csv")
-    elif case == "missing target":
-        options = TrainOptions(data=csv, target="price")
-    elif case == "text column":
-        options = TrainOptions(data=str(write_csv("text.csv", city=["a", "b"] * 20)), target="y")
-    elif case == "too few rows":
-        options = TrainOptions(data=str(write_csv("tiny.csv", rows=4)))
-    elif case == "unknown builtin":
-        options = TrainOptions(dataset="iris")
-    elif case == "one bad grid point":
-        alphas = [0.1, 1.0, -1.0]  # the first points are fine; none may be trained
-    elif case == "empty grid":
-        alphas = []
+    write_csv("small.csv")  # in the working directory, where the options name them
+    write_csv("text.csv", city=["a", "b"] * 20)
+    write_csv("tiny.csv", rows=4)
 
     with pytest.raises(error) as info:
-        training.train_grid(alphas, l1_ratios, options)
-    assert words in info.value.message
-    _assert_store_untouched(isolated_store)
+        training.train_grid(alphas, l1_ratios, TrainOptions(**{"data": "small.csv", **options}))
+    if isinstance(message, re.Pattern):  # pandas names the dtype of text as it likes
+        assert message.fullmatch(info.value.message), info.value.message
+    else:
+        assert info.value.message == message
+    _assert_store_untouched(isolated_store, all_runs)
 
 
-def test_train_validates_like_train_grid(isolated_store: str) -> None:
+def test_train_validates_like_train_grid(isolated_store: str, all_runs) -> None:
     with pytest.raises(InvalidParameterError, match="l1_ratio"):
         training.train(0.5, 2)
-    _assert_store_untouched(isolated_store)
+    _assert_store_untouched(isolated_store, all_runs)
 
 
 # --- failures after a run started ------------------------------------------------------------
 
 
 def test_failure_after_the_run_started_marks_it_failed(
-    isolated_store: str, write_csv, monkeypatch: pytest.MonkeyPatch
+    isolated_store: str, write_csv, monkeypatch: pytest.MonkeyPatch, all_runs
 ) -> None:
     import mlflow.sklearn
 
@@ -312,7 +362,7 @@ def test_failure_after_the_run_started_marks_it_failed(
 
 
 def test_failure_in_a_grid_keeps_finished_runs_and_stops(
-    isolated_store: str, write_csv, monkeypatch: pytest.MonkeyPatch
+    isolated_store: str, write_csv, monkeypatch: pytest.MonkeyPatch, all_runs
 ) -> None:
     import mlflow.sklearn
 
@@ -366,7 +416,7 @@ def test_grid_inside_a_project_run_logs_child_runs(
 
 
 def test_single_point_inside_a_project_run_logs_into_it(
-    isolated_store: str, write_csv, project_run
+    isolated_store: str, write_csv, project_run, all_runs
 ) -> None:
     client, outer = project_run
 
@@ -398,7 +448,7 @@ def test_params_already_logged_by_mlflow_run_are_kept(
 
 
 def test_interrupt_after_the_run_started_marks_it_killed(
-    isolated_store: str, write_csv, monkeypatch: pytest.MonkeyPatch
+    isolated_store: str, write_csv, monkeypatch: pytest.MonkeyPatch, all_runs
 ) -> None:
     import mlflow.sklearn
 

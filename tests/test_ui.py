@@ -20,12 +20,6 @@ from mlflow_tutorial.training import train
 from mlflow_tutorial.ui import group_alive, ui_command, ui_url
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _stat(pid: int) -> list[str] | None:
     """(state, ppid, pgrp, ...) of a live process, None once it is gone or a zombie."""
     try:
@@ -104,9 +98,9 @@ def test_wildcard_host_warns_and_a_busy_port_is_one_line() -> None:
 
 
 @pytest.mark.slow
-def test_ui_serves_the_runs_and_sigterm_leaves_no_process(isolated_store: str) -> None:
+def test_ui_serves_the_runs_and_sigterm_leaves_no_process(isolated_store: str, free_port) -> None:
     run = train(alpha=0.1)
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow_tutorial", "ui", "--port", str(port)],
         stdout=subprocess.PIPE,

@@ -17,11 +17,27 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__
-from .config import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI, EXPERIMENT_ENV, TRACKING_URI_ENV
+from .config import (
+    DEBUG_ENV,
+    DEFAULT_EXPERIMENT,
+    DEFAULT_TRACKING_URI,
+    EXPERIMENT_ENV,
+    TRACKING_URI_ENV,
+)
 from .data import DEFAULT_DATASET
 from .errors import MltError
 from .mlflow_errors import as_mlt_error
-from .output import Column, Format, choose_format, emit, error, info, warn_if_exposed
+from .output import (
+    Column,
+    DataFormat,
+    Format,
+    choose_format,
+    emit,
+    error,
+    info,
+    short_id,
+    warn_if_exposed,
+)
 from .serving import DEFAULT_HOST, DEFAULT_MODEL_URI, DEFAULT_PORT
 from .training import (
     DEFAULT_ALPHA,
@@ -30,14 +46,11 @@ from .training import (
     DEFAULT_TEST_SIZE,
 )
 
-DEBUG_ENV = "MLT_DEBUG"
-
 app = typer.Typer(
     name="mlt",
     help="The MLflow tutorial, made real: train, compare, register and serve models.\n\n"
     "Example: mlt train --alpha 0.5 && mlt register && mlt serve",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -50,7 +63,8 @@ TrackingUri = Annotated[
         "-t",
         envvar=TRACKING_URI_ENV,
         show_envvar=True,
-        help=f"MLflow tracking URI [default: {DEFAULT_TRACKING_URI}]",
+        help="MLflow tracking URI",
+        show_default=DEFAULT_TRACKING_URI,
     ),
 ]
 Experiment = Annotated[
@@ -60,7 +74,8 @@ Experiment = Annotated[
         "-e",
         envvar=EXPERIMENT_ENV,
         show_envvar=True,
-        help=f"Experiment name [default: {DEFAULT_EXPERIMENT}]",
+        help="Experiment name",
+        show_default=DEFAULT_EXPERIMENT,
     ),
 ]
 OutputFormat = Annotated[
@@ -69,11 +84,18 @@ OutputFormat = Annotated[
         "--format",
         "-f",
         case_sensitive=False,
-        help="Output format [default: table on a terminal, json otherwise]",
+        help="Output format",
+        show_default="table on a terminal, json otherwise",
     ),
 ]
 Metric = Annotated[
-    str, typer.Option("--metric", "-m", help="Metric to rank by (r2 descending, errors ascending)")
+    str, typer.Option("--metric", help="Metric to rank by (r2 descending, errors ascending)")
+]
+Wide = Annotated[
+    bool,
+    typer.Option(
+        "--wide", help="Full ids and every column in tables (json, jsonl and csv always have them)"
+    ),
 ]
 
 
@@ -155,6 +177,11 @@ def _metric(name: str):
 METRIC_COLUMNS = [Column(m, _metric(m), "right", no_wrap=True) for m in ("rmse", "mae", "r2")]
 
 
+def _id_column(key: str, wide: bool) -> Column:
+    """An id column: short in tables (as git shows hashes), in full with ``--wide``."""
+    return Column(key, lambda r: r[key] if wide else short_id(r[key]), no_wrap=True)
+
+
 @app.callback(invoke_without_command=True)
 def root(
     version: Annotated[
@@ -172,15 +199,15 @@ def train(
     alpha: Annotated[
         list[str] | None,
         typer.Option(
-            help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid. "
-            f"[default: {DEFAULT_ALPHA}]"
+            help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid.",
+            show_default=str(DEFAULT_ALPHA),
         ),
     ] = None,
     l1_ratio: Annotated[
         list[str] | None,
         typer.Option(
-            help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid. "
-            f"[default: {DEFAULT_L1_RATIO}]"
+            help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid.",
+            show_default=str(DEFAULT_L1_RATIO),
         ),
     ] = None,
     dataset: Annotated[
@@ -191,7 +218,10 @@ def train(
     ] = None,
     target: Annotated[
         str | None,
-        typer.Option(help="Target column of --data [default: 'target', else the last column]"),
+        typer.Option(
+            help="Target column of --data",
+            show_default="'target', else the last column",
+        ),
     ] = None,
     test_size: Annotated[
         float, typer.Option(help="Share of rows held out for testing")
@@ -210,6 +240,7 @@ def train(
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
+    wide: Wide = False,
 ) -> None:
     """Train an ElasticNet regressor and record it as an MLflow run.
 
@@ -236,7 +267,7 @@ def train(
         results = train_grid(alphas, l1_ratios, options, tracking, on_progress)
     records = [r.to_dict() for r in results]
     columns = [
-        Column("run_id", lambda r: r["run_id"], no_wrap=True),
+        _id_column("run_id", wide or total == 1),  # one run is a list of fields: room enough
         Column("alpha", _param("alpha"), "right", no_wrap=True),
         Column("l1_ratio", _param("l1_ratio"), "right", no_wrap=True),
         *METRIC_COLUMNS,
@@ -252,6 +283,7 @@ def train(
         fmt,
         columns,
         title=f"Trained on {results[0].dataset}",
+        wide=wide,
     )
     if fmt is Format.table:
         info(
@@ -285,6 +317,7 @@ def compare(
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
+    wide: Wide = False,
 ) -> None:
     """List the experiment's runs, best first.
 
@@ -310,24 +343,29 @@ def compare(
             )
     names = sorted({p for r in runs for p in r.params}) if show_all else differing_params(runs)
     columns = [
-        Column("run_id", lambda r: r["run_id"], no_wrap=True),
+        _id_column("run_id", wide),
         *(Column(p, _param(p), "right", no_wrap=True) for p in names),
         *METRIC_COLUMNS,
     ]
     if any(r.status != "FINISHED" for r in runs):
         columns.append(Column("status", lambda r: r["status"], no_wrap=True))
     columns.append(Column("name", lambda r: r["run_name"], no_wrap=True, max_width=24))
-    emit([r.to_dict() for r in runs], fmt, columns, highlight_first=bool(runs))
+    emit([r.to_dict() for r in runs], fmt, columns, highlight_first=bool(runs), wide=wide)
 
 
-VERSION_COLUMNS = [
-    Column("name", lambda r: r["name"]),
-    Column("version", lambda r: r["version"], "right"),
-    Column("aliases", lambda r: r["aliases"]),
-    Column("run_id", lambda r: r["run_id"], no_wrap=True),
-    *METRIC_COLUMNS,
-    Column("model_uri", lambda r: r["model_uri"], no_wrap=True),
-]
+def _version_columns(wide: bool) -> list[Column]:
+    """Registered versions: name, version and aliases never wrap; the model URI (name@alias
+    or name/version) only with ``--wide``."""
+    columns = [
+        Column("name", lambda r: r["name"], no_wrap=True),
+        Column("version", lambda r: r["version"], "right", no_wrap=True),
+        Column("aliases", lambda r: r["aliases"], no_wrap=True),
+        _id_column("run_id", wide),
+        *METRIC_COLUMNS,
+    ]
+    if wide:
+        columns.append(Column("model_uri", lambda r: r["model_uri"], no_wrap=True))
+    return columns
 
 
 def _read_run_id(value: str) -> str:
@@ -347,17 +385,28 @@ def register(
         typer.Option("--run", "-r", help="Run id to register, or - to read it from stdin"),
     ] = None,
     best: Annotated[
-        bool, typer.Option("--best", help="Register the best run by --metric (the default)")
+        bool,
+        typer.Option(
+            "--best",
+            help="Register the best run by --metric, among runs on one data set (the default)",
+        ),
     ] = False,
     name: Annotated[
         str | None,
-        typer.Option("--name", "-n", help="Registered model name [default: <dataset>-elasticnet]"),
+        typer.Option("--name", help="Registered model name", show_default="<dataset>-elasticnet"),
     ] = None,
     alias: Annotated[
         list[str] | None,
         typer.Option("--alias", "-a", help="Alias to point at the version (repeatable)"),
     ] = None,
     metric: Metric = "rmse",
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="With --best, rank the runs on this data set",
+            show_default="the newest run's",
+        ),
+    ] = None,
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
@@ -370,6 +419,8 @@ def register(
 
     if run and best:
         raise typer.BadParameter("give --run or --best, not both", param_hint="--run")
+    if run and dataset:
+        raise typer.BadParameter("--dataset chooses among runs for --best", param_hint="--run")
     fmt = choose_format(fmt)
     run_id = _read_run_id(run) if run else None
     with user_errors(), _quiet_mlflow():
@@ -379,12 +430,17 @@ def register(
             name=name,
             aliases=alias or [DEFAULT_ALIAS],
             metric=metric,
+            dataset=dataset,
         )
-    emit(version.to_dict(), fmt, VERSION_COLUMNS)
+    columns = _version_columns(wide=True)  # one version: a list of fields, room enough
+    columns.insert(4, Column("dataset", lambda r: r["dataset"]))
+    emit(version.to_dict(), fmt, columns)
     if fmt is Format.table:
         state = "Registered" if version.created else "Already registered;"
+        among = f" among runs on {version.dataset}" if version.dataset else ""
+        chosen = "" if run_id else f" (best by {metric}{among})"
         info(
-            f"{state} {version.name} version {version.version}. "
+            f"{state} {version.name} version {version.version}{chosen}. "
             f"Next: mlt serve --model {version.model_uri}",
             style="dim",
         )
@@ -393,10 +449,12 @@ def register(
 @app.command()
 def models(
     name: Annotated[
-        str | None, typer.Argument(help="Registered model name [default: every model]")
+        str | None,
+        typer.Argument(help="Registered model name", show_default="every model"),
     ] = None,
     tracking_uri: TrackingUri = None,
     fmt: OutputFormat = None,
+    wide: Wide = False,
 ) -> None:
     """List registered model versions with their aliases and source metrics.
 
@@ -407,7 +465,7 @@ def models(
     fmt = choose_format(fmt)
     with user_errors(), _quiet_mlflow():
         versions = list_versions(_tracking(tracking_uri, None), name)
-    emit([v.to_dict() for v in versions], fmt, VERSION_COLUMNS)
+    emit([v.to_dict() for v in versions], fmt, _version_columns(wide), wide=wide)
 
 
 @app.command()
@@ -417,8 +475,8 @@ def serve(
         typer.Option(
             "--model",
             "-m",
-            help="Model URI: models:/name@alias, models:/name/3, models:/m-..., runs:/ID/model "
-            f"[default: {DEFAULT_MODEL_URI}]",
+            help="Model URI: models:/name@alias, models:/name/3, models:/m-..., runs:/ID/model",
+            show_default=DEFAULT_MODEL_URI,
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = DEFAULT_HOST,
@@ -468,7 +526,7 @@ def serve(
 def predict(
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help=f"Model URI [default: {DEFAULT_MODEL_URI}]"),
+        typer.Option("--model", "-m", help="Model URI", show_default=DEFAULT_MODEL_URI),
     ] = None,
     input_: Annotated[
         str, typer.Option("--input", "-i", help="CSV or JSON-lines file, or - for stdin")
@@ -480,9 +538,9 @@ def predict(
         bool, typer.Option("--with-inputs", help="Include the input columns in the output")
     ] = False,
     tracking_uri: TrackingUri = None,
-    fmt: Annotated[
-        Format, typer.Option("--format", "-f", case_sensitive=False, help="csv, jsonl or json")
-    ] = Format.csv,
+    data_format: Annotated[
+        DataFormat, typer.Option("--format", "-f", case_sensitive=False, help="Output format")
+    ] = DataFormat.csv,
 ) -> None:
     """Predict a batch of rows with a model, for shell pipelines.
 
@@ -491,8 +549,7 @@ def predict(
     from .serving import predict as run_predict
     from .serving import read_rows
 
-    if fmt is Format.table:
-        raise typer.BadParameter("use csv, jsonl or json", param_hint="--format")
+    fmt = Format(data_format.value)
     with user_errors(), _quiet_mlflow():
         rows = read_rows(sys.stdin if input_ == "-" else input_)
         result = run_predict(
@@ -514,7 +571,7 @@ def predict(
 def ui(
     host: Annotated[
         str, typer.Option(help="Interface to listen on (0.0.0.0 exposes the UI: no login)")
-    ] = "127.0.0.1",
+    ] = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = 5000,
     tracking_uri: TrackingUri = None,
 ) -> None:
@@ -583,7 +640,8 @@ def _quiet_mlflow_logs() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _progress(total: int) -> Iterator[Any]:
-    """A Rich progress bar on stderr for grids; nothing for a single run."""
+    """For grids, a line on stderr per finished run, under a Rich progress bar on a terminal;
+    nothing for a single run."""
     if total == 1:
         yield None
         return
@@ -591,23 +649,31 @@ def _progress(total: int) -> Iterator[Any]:
 
     from .output import err_console
 
+    console = err_console()
+
+    def report(result: Any) -> None:
+        p, m = result.params, result.metrics
+        console.print(
+            f"run {result.run_id[:8]} alpha={p['alpha']} l1_ratio={p['l1_ratio']} "
+            f"rmse={m['rmse']:.4g} r2={m['r2']:.4g}",
+            highlight=False,
+        )
+
+    if not console.is_terminal:  # a bar in a log is noise (and leaves a blank line behind)
+        yield lambda done, _total, result: report(result)
+        return
     with Progress(
         TextColumn("[bold]training"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.description}"),
-        console=err_console(),
+        console=console,
         transient=True,
     ) as progress:
         task = progress.add_task("", total=total)
 
         def on_progress(done: int, _total: int, result: Any) -> None:
-            p, m = result.params, result.metrics
-            progress.console.print(
-                f"run {result.run_id[:8]} alpha={p['alpha']} l1_ratio={p['l1_ratio']} "
-                f"rmse={m['rmse']:.4g} r2={m['r2']:.4g}",
-                highlight=False,
-            )
+            report(result)
             progress.update(task, completed=done)
 
         yield on_progress

@@ -84,19 +84,48 @@ def best_run(
     tracking: Tracking | None = None,
     metric: str = "rmse",
     filter_string: str | None = None,
+    dataset: str | None = None,
 ) -> RunSummary:
-    """The finished run with the best ``metric`` in the experiment."""
+    """The finished run with the best ``metric`` among the experiment's runs on ``dataset``.
+
+    Runs on different data sets do not compete: by default the data set is the newest
+    finished run's (its ``mlt.dataset`` tag; runs without one compete with every run).
+    """
     tracking = tracking or Tracking.resolve()
     _check_metric(metric)
     experiment_id = get_experiment_id(tracking)
     conditions = [c for c in (filter_string, "attributes.status = 'FINISHED'") if c]
+    if dataset is None:
+        dataset = newest_dataset(tracking, experiment_id, " and ".join(conditions))
+    if dataset:
+        conditions.append(dataset_filter(dataset))
     runs = _search(tracking, experiment_id, metric, 1, " and ".join(conditions))
     if not runs or metric not in runs[0].data.metrics:
+        on = f" on data set {dataset!r}" if dataset else ""
         raise RunNotFoundError(
-            f"no finished run with metric {metric!r} in experiment {tracking.experiment!r}; "
+            f"no finished run with metric {metric!r}{on} in experiment {tracking.experiment!r}; "
             "train one with `mlt train`"
         )
     return summarize(runs[0])
+
+
+def newest_dataset(tracking: Tracking, experiment_id: str, filter_string: str = "") -> str | None:
+    """The data set of the newest run matching ``filter_string`` (None if it has none)."""
+    with mlflow_errors():
+        newest = tracking.client().search_runs(
+            [experiment_id],
+            filter_string=filter_string,
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+    return newest[0].data.tags.get(TAG_DATASET) if newest else None
+
+
+def dataset_filter(dataset: str) -> str:
+    """An MLflow search filter for the runs mlt trained on ``dataset``."""
+    if "'" in dataset:
+        raise InvalidParameterError(f"data set names cannot contain quotes: {dataset!r}")
+    return f"tags.`{TAG_DATASET}` = '{dataset}'"
 
 
 def differing_params(runs: Sequence[RunSummary]) -> list[str]:

@@ -16,6 +16,18 @@ DEFAULT_EXPERIMENT = "mlt"
 EXPERIMENT_ENV = "MLT_EXPERIMENT"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
+DEBUG_ENV = "MLT_DEBUG"
+# Every environment variable that changes which store, experiment or run mlt works with, or
+# how it reports errors: what a clean environment (a test, a subprocess) leaves out.
+STORE_ENVIRONMENT = (
+    TRACKING_URI_ENV,
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    EXPERIMENT_ENV,
+    DEBUG_ENV,
+)
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:

@@ -10,17 +10,29 @@ import csv
 import io
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from .credentials import scrub
+
+SHORT_ID = 8  # characters of an id in a table, as git shortens hashes
+NATURAL_WIDTH = 1000  # wide enough for any table's natural width
 
 
 class Format(str, Enum):
     table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class DataFormat(str, Enum):
+    """The formats of a data file (``mlt predict``): no table."""
+
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
@@ -49,11 +61,18 @@ def err_console():
     return Console(stderr=True, soft_wrap=True)
 
 
-def out_console():
+def out_console(wide: bool = False):
+    """The console for results: stdout. Tables fit the terminal; ``wide`` ones, and any off a
+    terminal (unless COLUMNS gives a width), are laid out at their natural width."""
     from rich.console import Console
 
-    # Off a terminal there is no width to respect: lay tables out at their natural width.
-    return Console(file=sys.stdout, soft_wrap=False, width=None if sys.stdout.isatty() else 250)
+    natural = wide or (not sys.stdout.isatty() and not os.environ.get("COLUMNS"))
+    return Console(file=sys.stdout, soft_wrap=False, width=NATURAL_WIDTH if natural else None)
+
+
+def short_id(value: Any) -> Any:
+    """An id cut to :data:`SHORT_ID` characters for a table (other values as they are)."""
+    return value[:SHORT_ID] if isinstance(value, str) else value
 
 
 def info(message: str, style: str | None = None) -> None:
@@ -103,21 +122,42 @@ def emit(
     columns: Sequence[Column],
     title: str | None = None,
     highlight_first: bool = False,
+    wide: bool = False,
 ) -> None:
-    """Write one result (a dict) or many (a list) to stdout in ``fmt``."""
+    """Write one result (a dict) or many (a list) to stdout in ``fmt`` (a ``wide`` table
+    keeps its natural width on a narrower terminal)."""
     records = [data] if isinstance(data, dict) else list(data)
-    if fmt is Format.json:
-        sys.stdout.write(json.dumps(_jsonable(data), indent=2) + "\n")
-    elif fmt is Format.jsonl:
-        for record in records:
-            sys.stdout.write(json.dumps(_jsonable(record)) + "\n")
-    elif fmt is Format.csv:
-        sys.stdout.write(to_csv(records))
-    elif isinstance(data, dict):
-        out_console().print(fields(data, columns, title))
-    else:
-        out_console().print(table(records, columns, title, highlight_first))
-    sys.stdout.flush()
+    try:
+        if fmt is Format.json:
+            sys.stdout.write(json.dumps(_jsonable(data), indent=2) + "\n")
+        elif fmt is Format.jsonl:
+            for record in records:
+                sys.stdout.write(json.dumps(_jsonable(record)) + "\n")
+        elif fmt is Format.csv:
+            sys.stdout.write(to_csv(records))
+        elif isinstance(data, dict):
+            out_console(wide).print(fields(data, columns, title))
+        else:
+            out_console(wide).print(table(records, columns, title, highlight_first))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_gone()
+
+
+def reader_gone() -> NoReturn:
+    """The reader of stdout went away (``mlt ... | head``): stop quietly with status 0.
+
+    Later writes, and the flush at exit, go to /dev/null instead of failing again (the recipe
+    of Python's documentation on SIGPIPE).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (a test runner's buffer)
+        pass
+    finally:
+        os.close(devnull)
+    raise SystemExit(0)
 
 
 def to_csv(records: Iterable[dict[str, Any]]) -> str:

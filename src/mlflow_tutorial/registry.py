@@ -42,6 +42,7 @@ class ModelVersionInfo:
     metrics: dict[str, float] = field(default_factory=dict)
     created: bool = False
     created_at: int | None = None
+    dataset: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,9 +59,10 @@ def register_model(
     name: str | None = None,
     aliases: Sequence[str] = (DEFAULT_ALIAS,),
     metric: str = "rmse",
+    dataset: str | None = None,
 ) -> ModelVersionInfo:
-    """Register the model of ``run_id`` (or of the best run by ``metric``) and point the
-    aliases at it.
+    """Register the model of ``run_id`` (or of the best run by ``metric`` among the runs on
+    ``dataset``, by default the newest run's data set) and point the aliases at it.
 
     Idempotent: if the run's model is already a version of ``name``, that version is
     returned (``created`` is False) and only the aliases move.
@@ -68,13 +70,12 @@ def register_model(
     tracking = tracking or Tracking.resolve()
     _check_names(name, aliases)  # before anything is written: no version without its alias
     if run_id is None:
-        run_id = best_run(tracking, metric).run_id
+        run_id = best_run(tracking, metric, dataset=dataset).run_id
     client = tracking.client()
     run = _get_run(client, run_id)
     model_uri = _logged_model_uri(client, run)
-    name = name or default_model_name(
-        run.data.tags.get(TAG_DATASET) or run.data.params.get("dataset")
-    )
+    run_dataset = run.data.tags.get(TAG_DATASET) or run.data.params.get("dataset")
+    name = name or default_model_name(run_dataset)
     with mlflow_errors():
         same_run = client.search_model_versions(f"name = '{_quote(name)}' and run_id = '{run_id}'")
     existing = [mv for mv in same_run if mv.source == model_uri]
@@ -83,6 +84,8 @@ def register_model(
         version = min(existing, key=lambda mv: int(mv.version))
     else:
         tags = {TAG_SOURCE_RUN: run_id}
+        if run_dataset:
+            tags[TAG_DATASET] = run_dataset
         tags.update(
             {
                 f"{TAG_METRIC_PREFIX}{m}": str(run.data.metrics[m])
@@ -106,7 +109,8 @@ def register_model(
     with mlflow_errors():
         for alias in aliases:
             client.set_registered_model_alias(name, alias, str(version.version))
-        return _info(client.get_model_version(name, str(version.version)), created)
+        mv = client.get_model_version(name, str(version.version))
+    return _info(mv, created, dataset=run_dataset)
 
 
 def list_versions(
@@ -150,7 +154,9 @@ def resolve_version(tracking: Tracking, model_uri: str) -> ModelVersionInfo | No
     return _info(mv)
 
 
-def _info(mv: Any, created: bool = False, aliases: list[str] | None = None) -> ModelVersionInfo:
+def _info(
+    mv: Any, created: bool = False, aliases: list[str] | None = None, dataset: str | None = None
+) -> ModelVersionInfo:
     aliases = sorted(aliases if aliases is not None else mv.aliases or [])
     suffix = f"@{aliases[0]}" if aliases else f"/{mv.version}"
     metrics = {
@@ -168,6 +174,7 @@ def _info(mv: Any, created: bool = False, aliases: list[str] | None = None) -> M
         metrics=metrics,
         created=created,
         created_at=mv.creation_timestamp,
+        dataset=dataset or (mv.tags or {}).get(TAG_DATASET),
     )
 
 
