@@ -129,7 +129,18 @@ def alice_model(server, tmp_path_factory) -> dict[str, str]:
         r["run_id"] for r in json.loads(mlt(server, cwd, "alice", "train", *grid).stdout)
     )
     mlt(server, cwd, "alice", "register", "--run", first, "--name", "team-model")
-    mlt(server, cwd, "alice", "register", "--run", second, "-n", "team-model", "-a", "challenger")
+    mlt(
+        server,
+        cwd,
+        "alice",
+        "register",
+        "--run",
+        second,
+        "--name",
+        "team-model",
+        "-a",
+        "challenger",
+    )
     assert aliases(server, "team-model") == {"champion": 1, "challenger": 2}
     return {"first": first, "second": second}
 
@@ -209,14 +220,14 @@ def test_without_manage_the_champion_alias_stays(server, alice_model, client_dir
     assert "(403)" in done.stderr, done.stderr
     # ... nor register his run under her model.
     done = mlt(
-        server, client_dir, "bob", "register", "--run", bob_run, "-n", "team-model", ok=False
+        server, client_dir, "bob", "register", "--run", bob_run, "--name", "team-model", ok=False
     )
     assert "(403)" in done.stderr, done.stderr
     assert aliases(server, "team-model") == {"champion": 1, "challenger": 2}
     assert versions(server, "team-model") == {1: alice_model["first"], 2: alice_model["second"]}
 
     # A model of his own is his to create.
-    done = mlt(server, client_dir, "bob", "register", "--run", bob_run, "-n", "bob-model")
+    done = mlt(server, client_dir, "bob", "register", "--run", bob_run, "--name", "bob-model")
     assert json.loads(done.stdout)["version"] == 1
     assert aliases(server, "bob-model") == {"champion": 1}
 
@@ -253,7 +264,7 @@ def test_no_output_of_a_full_lifecycle_holds_a_secret(server, postgres_cluster, 
     trained = json.loads(run("compare", "-e", "lifecycle", "-f", "json"))
     assert len(trained) == 2
     best = trained[0]
-    version = json.loads(run("register", "-e", "lifecycle", "-n", "lifecycle-model"))
+    version = json.loads(run("register", "-e", "lifecycle", "--name", "lifecycle-model"))
     assert version["run_id"] == best["run_id"] and version["aliases"] == ["champion"]
     assert json.loads(run("models", "lifecycle-model"))[0]["version"] == 1
     csv = load_dataset().X.head(3).to_csv(index=False)
@@ -373,7 +384,7 @@ def test_eight_trainers_and_two_racing_registrations(server, client_dir):
     # Two registrations of different runs under one new name, at once.
     first, second = results[0]["run_id"], results[1]["run_id"]
     registrars = [
-        start_mlt(server, client_dir, "bob", "register", "--run", run_id, "-n", "race-model")
+        start_mlt(server, client_dir, "bob", "register", "--run", run_id, "--name", "race-model")
         for run_id in (first, second)
     ]
     registered = [json.loads(out) for out in finish(registrars)]
