@@ -185,3 +185,15 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
         return _small_csv(tmp_path / name, rows, sep, **extra)
 
     return write
+
+
+@pytest.fixture(scope="module")
+def model_uri(make_store, small_csv) -> tuple[str, str]:
+    """A store with one model trained on x1, x2 -> y; returns (tracking URI, model URI)."""
+    from mlflow_tutorial.config import Tracking
+    from mlflow_tutorial.training import TrainOptions, train
+
+    with make_store("predict") as store:
+        data = small_csv(store.root / "train.csv", rows=30)
+        result = train(options=TrainOptions(data=str(data)), tracking=Tracking(store.uri, "p"))
+    return store.uri, result.model_uri

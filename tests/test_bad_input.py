@@ -118,18 +118,6 @@ def test_serve_bad_port(port, one_line_error):
     )
 
 
-@pytest.fixture(scope="module")
-def model_uri(make_store, small_csv) -> tuple[str, str]:
-    """A store with one model trained on x1, x2 -> y; returns (tracking URI, model URI)."""
-    from mlflow_tutorial.config import Tracking
-    from mlflow_tutorial.training import TrainOptions, train
-
-    with make_store("predict") as store:
-        data = small_csv(store.root / "train.csv", rows=30)
-        result = train(options=TrainOptions(data=str(data)), tracking=Tracking(store.uri, "p"))
-    return store.uri, result.model_uri
-
-
 NO_IMPUTING = "; fill or drop them first (mlt does not impute)"
 
 

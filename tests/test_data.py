@@ -146,6 +146,24 @@ def test_utf8_bom_is_not_part_of_the_first_header(tmp_path: Path) -> None:
     assert ds.target == "b"
 
 
+def test_a_file_longer_than_its_checked_head_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    lines = [f"{i};{i % 7};{i * 0.25}" for i in range(20_000)]  # several times HEAD_BYTES
+    path.write_text("a;b;c\n" + "\n".join(lines) + "\n")
+    assert path.stat().st_size > 3 * data.HEAD_BYTES
+    ds = data.load_dataset(path=str(path))
+    assert ds.n_rows == 20_000 and ds.features == ["a", "b"]
+    assert ds.frame["c"].iloc[-1] == pytest.approx(19_999 * 0.25)
+
+
+def test_latin1_past_the_head_is_read_as_latin1(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    body = "".join(f"{i},{i * 0.5},{i % 3}\n" for i in range(10_000))
+    path.write_bytes(b"x,y,z\n" + body.encode() + b"1,2,\xb5\n")  # not UTF-8 at the end
+    with pytest.raises(DataError, match="not numeric in latin: z"):  # read, not a parse error
+        data.load_dataset(path=str(path), target="y")
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not found") as info:
         data.load_dataset(path="no-such-file.csv")

@@ -213,7 +213,7 @@ def test_without_manage_the_champion_alias_stays(server, alice_model, client_dir
         "register",
         "--run",
         alice_model["second"],
-        "-n",
+        "--name",
         "team-model",
         ok=False,
     )

@@ -46,7 +46,7 @@ def __getattr__(name: str):
         "best_run": "comparison",
         "register_model": "registry",
         "list_versions": "registry",
-        "predict": "serving",
+        "predict": "batch",
         "MltError": "errors",
     }
     if name in homes:

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__
+from .batch import DEFAULT_CHUNK_ROWS
 from .config import (
     DEBUG_ENV,
     DEFAULT_EXPERIMENT,
@@ -33,8 +34,10 @@ from .output import (
     Format,
     choose_format,
     emit,
+    emit_frames,
     error,
     info,
+    replaced_file,
     short_id,
     warn_if_exposed,
 )
@@ -541,29 +544,46 @@ def predict(
     data_format: Annotated[
         DataFormat, typer.Option("--format", "-f", case_sensitive=False, help="Output format")
     ] = DataFormat.csv,
+    chunk_rows: Annotated[
+        int,
+        typer.Option(
+            "--chunk-rows",
+            min=1,
+            help="Rows read, predicted and written at a time (memory does not grow with the input)",
+        ),
+    ] = DEFAULT_CHUNK_ROWS,
 ) -> None:
     """Predict a batch of rows with a model, for shell pipelines.
 
     Example: cat rows.csv | mlt predict --model models:/diabetes-elasticnet@champion --input -
     """
-    from .serving import predict as run_predict
-    from .serving import read_rows
+    from .batch import predict_chunks, read_chunks
 
     fmt = Format(data_format.value)
     with user_errors(), _quiet_mlflow():
-        rows = read_rows(sys.stdin if input_ == "-" else input_)
-        result = run_predict(
+        rows = read_chunks(sys.stdin if input_ == "-" else input_, chunk_rows)
+        predictions = predict_chunks(
             model or DEFAULT_MODEL_URI, rows, _tracking(tracking_uri, None), with_inputs
         )
-    records = result.to_dict(orient="records")
-    if not output:
-        emit(records, fmt, [])
-        return
+        if not output:
+            _stream_to_stdout(predictions, fmt)
+            return
+        try:
+            with replaced_file(output) as handle:
+                emit_frames(predictions, fmt, handle)
+        except OSError as exc:
+            error(f"cannot write {output}: {exc.strerror or exc}")
+            raise typer.Exit(1) from None
+
+
+def _stream_to_stdout(frames: Iterator[Any], fmt: Format) -> None:
+    """Frames to stdout as they come; a reader that stops early (``| head``) ends the command
+    quietly (exit 1, like Python's own recipe for a closed pipe)."""
     try:
-        with open(output, "w", encoding="utf-8") as handle, contextlib.redirect_stdout(handle):
-            emit(records, fmt, [])
-    except OSError as exc:
-        error(f"cannot write {output}: {exc.strerror or exc}")
+        emit_frames(frames, fmt, sys.stdout)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush goes nowhere
         raise typer.Exit(1) from None
 
 

@@ -25,6 +25,7 @@ DEFAULT_DATASET = "diabetes"
 _DELIMITERS = (",", ";", "\t", "|")
 _URL_SCHEMES = ("http://", "https://", "file://")
 MIN_ROWS_PER_SIDE = 2
+HEAD_BYTES = 64 * 1024  # what is read as text to check a CSV and find its delimiter
 
 
 @dataclass(frozen=True)
@@ -132,11 +133,14 @@ def dataset_name_from(path: str) -> str:
 
 
 def _read_csv(path: str) -> tuple[str, str, pd.DataFrame]:
+    """Parse a CSV file or URL. Only its first bytes are looked at as text (binary check,
+    delimiter, header); pandas parses the rest straight from the file."""
     import pandas as pd
 
+    body: str | io.BytesIO
     if _is_url(path):
         raw = _download(path)
-        source = path
+        head, body, source = raw[:HEAD_BYTES], io.BytesIO(raw), path
     else:
         file = Path(path).expanduser()
         if not file.exists():
@@ -144,13 +148,14 @@ def _read_csv(path: str) -> tuple[str, str, pd.DataFrame]:
         if not file.is_file():
             raise DataError(f"not a file: {path}")
         try:
-            raw = file.read_bytes()
+            with file.open("rb") as handle:
+                head = handle.read(HEAD_BYTES)
         except OSError as exc:
             raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        source = str(file.resolve())
-    if b"\x00" in raw[:8192]:
+        body, source = str(file), str(file.resolve())
+    if b"\x00" in head:
         raise DataError(f"{path} is not a text CSV file")
-    text = _decode(raw)
+    text, encoding = _decode_head(head, whole=len(head) < HEAD_BYTES)
     if not text.strip():
         raise DataError(f"data file is empty: {path}")
     delimiter = sniff_delimiter(text)
@@ -160,9 +165,16 @@ def _read_csv(path: str) -> tuple[str, str, pd.DataFrame]:
     if duplicates:
         raise DataError(f"duplicate column names in {path}: {', '.join(duplicates)}")
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter)
+        try:
+            frame = pd.read_csv(body, sep=delimiter, encoding=encoding)
+        except UnicodeDecodeError:  # not UTF-8 after the first bytes
+            if isinstance(body, io.BytesIO):
+                body.seek(0)
+            frame = pd.read_csv(body, sep=delimiter, encoding="latin-1")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise DataError(f"cannot parse {path} as CSV: {first_line(exc)}") from exc
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     return dataset_name_from(path), source, frame
 
@@ -179,17 +191,21 @@ def _download(url: str) -> bytes:
         raise DataError(f"cannot download {url}: {reason}") from exc
 
 
-def _decode(raw: bytes) -> str:
+def _decode_head(head: bytes, whole: bool) -> tuple[str, str]:
+    """The first bytes of a file as text, cut at the last complete line unless they are the
+    whole file, and the encoding to parse it with (UTF-8, else Latin-1)."""
+    if not whole and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]
     try:
-        return raw.decode("utf-8-sig")
+        return head.decode("utf-8-sig"), "utf-8-sig"
     except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        return head.decode("latin-1"), "latin-1"
 
 
 def sniff_delimiter(text: str) -> str:
     """The delimiter of a CSV text: the candidate that splits the header into the most
     fields, as long as the next lines agree (``,`` when nothing splits it)."""
-    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    lines = [line for line in text[:HEAD_BYTES].splitlines()[:20] if line.strip()]
     if not lines:
         return ","
     header, body = lines[0], lines[1:]
@@ -240,11 +256,17 @@ def _validate(name: str, source: str, frame: pd.DataFrame, target: str | None) -
         frame[target]
     ):
         raise DataError(f"target column {target!r} must be numeric, it is {frame[target].dtype}")
-    if frame[target].nunique(dropna=True) < 2:
+    low, high = frame[target].min(), frame[target].max()
+    if not low < high:  # one distinct value, or none
         raise DataError(f"target column {target!r} is constant in {name}: nothing to learn")
     check_no_missing(frame, name)
-    numeric = frame[[*features, target]].astype("float64")
-    infinite = [c for c in numeric.columns if np.isinf(numeric[c].to_numpy()).any()]
+    # Target last, everything float64, without copying a frame that already is so.
+    ordered = [*features, target]
+    numeric = frame if list(frame.columns) == ordered else frame[ordered]
+    not_float = {c: "float64" for c in ordered if numeric[c].dtype != "float64"}
+    if not_float:
+        numeric = numeric.astype(not_float)
+    infinite = [c for c in ordered if np.isinf(numeric[c].to_numpy()).any()]
     if infinite:
         raise DataError(f"infinite values in {name}: {', '.join(infinite)}")
     return Dataset(name=name, source=source, frame=numeric, target=str(target))

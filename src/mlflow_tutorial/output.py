@@ -6,16 +6,19 @@ dataclasses); a table is described by a list of :class:`Column`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import os
+import stat
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal, NoReturn
+from typing import IO, Any, Literal, NoReturn
 
 from .credentials import scrub
 
@@ -160,15 +163,85 @@ def reader_gone() -> NoReturn:
     raise SystemExit(0)
 
 
-def to_csv(records: Iterable[dict[str, Any]]) -> str:
+def emit_frames(frames: Iterable[Any], fmt: Format, out: IO[str]) -> None:
+    """Write the rows of a stream of DataFrames to ``out`` as they come, exactly as
+    :func:`emit` writes the list of all their records (``to_dict(orient="records")``): a
+    CSV header once, one JSON array around all rows."""
+    first = True
+    for frame in frames:
+        if fmt is Format.csv:
+            out.write(_csv_rows(frame, header=first))
+        elif fmt is Format.jsonl:
+            out.writelines(json.dumps(_jsonable(r)) + "\n" for r in frame.to_dict("records"))
+        elif fmt is Format.json:
+            for record in frame.to_dict(orient="records"):
+                item = json.dumps(_jsonable(record), indent=2).replace("\n", "\n  ")
+                out.write(("[\n  " if first else ",\n  ") + item)
+                first = False
+        else:
+            raise ValueError(f"cannot stream {fmt.value}")
+        first = False
+        out.flush()
+    if fmt is Format.json:
+        out.write("[]\n" if first else "\n]\n")
+    out.flush()
+
+
+def _csv_rows(frame: Any, header: bool) -> str:
+    """The rows of ``frame`` as :func:`to_csv` writes its records (the header if asked)."""
+    if not all(dtype.kind in "iufb" for dtype in frame.dtypes):
+        return to_csv(frame.to_dict(orient="records"), header=header)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if header:
+        writer.writerow(frame.columns)
+    # Numbers as Python numbers, as to_dict gives them to to_csv: the same text.
+    columns = [frame.iloc[:, i].tolist() for i in range(frame.shape[1])]
+    writer.writerows(zip(*columns, strict=True))
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def replaced_file(path: str) -> Iterator[IO[str]]:
+    """A UTF-8 text file written beside ``path`` and renamed to it once complete: after an
+    error, ``path`` is as it was (never half-written). Not a regular file (a FIFO,
+    /dev/stdout): written directly."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        with open(path, "w", encoding="utf-8") as handle:
+            yield handle
+        return
+    folder, name = os.path.split(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+        os.chmod(temp, _new_file_mode(path))
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _new_file_mode(path: str) -> int:
+    """The permissions ``open(path, "w")`` would have left: the file's own, else the umask's."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def to_csv(records: Iterable[dict[str, Any]], header: bool = True) -> str:
     """Flat CSV: nested dicts become ``parent.child`` columns, in first-seen order."""
     flat = [flatten(r) for r in records]
-    header: dict[str, None] = {}
+    names: dict[str, None] = {}
     for row in flat:
-        header.update(dict.fromkeys(row))
+        names.update(dict.fromkeys(row))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(header), lineterminator="\n")
-    if header:
+    writer = csv.DictWriter(buffer, fieldnames=list(names), lineterminator="\n")
+    if names and header:
         writer.writeheader()
     writer.writerows(flat)
     return buffer.getvalue()

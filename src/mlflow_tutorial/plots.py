@@ -31,10 +31,18 @@ DPI = 100
 PLOT_SUFFIXES = (".png", ".svg")
 
 
-def _figure(width: float = 5.0, height: float = 4.0) -> Figure:
+def _figure(width: float = 5.0, height: float = 4.0, left: float | None = 0.14) -> Figure:
+    """A figure drawn by Agg. Fixed margins (``left`` as a share of the width) cost nothing;
+    ``left=None`` asks matplotlib's constrained layout to fit them, which costs about half
+    the drawing time: kept for the sweep chart, drawn once per command."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    if left is None:
+        return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    # Room for the tick labels and axis label below, the title above: fixed in inches.
+    figure.subplots_adjust(left=left, right=0.96, bottom=0.5 / height, top=1 - 0.32 / height)
+    return figure
 
 
 def _sample(n: int, limit: int = MAX_POINTS) -> Any:
@@ -69,7 +77,10 @@ def log_model_plots(model: Any, X_test: Any, y_test: Any, metrics: dict[str, flo
     import mlflow
 
     for name, figure in model_figures(model, X_test, y_test, metrics).items():
-        mlflow.log_figure(figure, f"{PLOTS_DIR}/{name}")
+        # zlib's fastest level: a few percent larger files, a third less time than the default.
+        mlflow.log_figure(
+            figure, f"{PLOTS_DIR}/{name}", save_kwargs={"pil_kwargs": {"compress_level": 1}}
+        )
 
 
 def _predicted_vs_actual(actual: Any, predicted: Any, metrics: dict[str, float], shown: str):
@@ -110,7 +121,8 @@ def _coefficients(model: Any, features: list[str]):
     names = [features[i] if i < len(features) else f"x{i}" for i in order]
     values = coef[order]
     height = min(2.0 + 0.25 * len(values), 12.0)
-    fig = _figure(5.0, height)
+    longest = max((len(name) for name in names), default=1)
+    fig = _figure(5.0, height, left=min(0.5, 0.05 + 0.018 * longest))
     ax = fig.add_subplot()
     colors = ["tab:gray" if v == 0 else ("tab:blue" if v > 0 else "tab:orange") for v in values]
     ax.barh(range(len(values)), values, color=colors)
@@ -248,7 +260,7 @@ def _heatmap(
         grid[ys.index(y), xs.index(x)] = value
     xlog = _log_axis(params[0], xs)
     x_edges, y_edges = _edges(xs, xlog), _edges(ys, False)
-    fig = _figure(6.0, 4.5)
+    fig = _figure(6.0, 4.5, left=None)
     ax = fig.add_subplot()
     cmap = "viridis" if metric in HIGHER_IS_BETTER else "viridis_r"  # best is brightest
     mesh = ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(grid), cmap=cmap)
@@ -300,7 +312,7 @@ def _line(
 ):
     xs = sorted(k[0] for k in cells)
     ys = [cells[(x,)] for x in xs]
-    fig = _figure(5.5, 4.0)
+    fig = _figure(5.5, 4.0, left=None)
     ax = fig.add_subplot()
     ax.plot(xs, ys, marker="o")
     if _log_axis(param, xs):

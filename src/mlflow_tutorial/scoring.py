@@ -58,10 +58,7 @@ CSV = "text/csv"
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 NUMBERS = frozenset((int, float))
 EXACT_INTS = 2**53  # beyond this, whole numbers are left to MLflow (and pandas' int handling)
-# Booleans (numpy would take them for numbers): a request holding one takes the slower checks.
-# Whole numbers that may pass 2**53 (orjson reads those beyond 64 bits as floats): MLflow's.
-BOOLEANS = re.compile(rb"true|false")
-BIG_WHOLE_NUMBER = re.compile(rb"[-\[,:\s]\d{16,}(?![\d.eE])")
+BIG_WHOLE_NUMBER = re.compile(rb"[-\[,:\s]\d{16,}(?![\d.eE])")  # a JSON integer of 16+ digits
 
 logger = logging.getLogger("uvicorn.error")
 
@@ -142,11 +139,13 @@ class FastModel:
     arithmetic: LinearArithmetic
     probes: int  # rows compared bit for bit with the model's own predict at start-up
 
-    def matrix(self, rows: Any, columns: Any, plain: bool = False) -> np.ndarray:
+    def matrix(
+        self, rows: Any, columns: Any, plain: bool = False, body: bytes | None = None
+    ) -> np.ndarray:
         """An (n, k) float64 matrix of the signature's columns from rows of numbers.
 
-        ``plain``: the body holds no ``true``/``false`` and no whole number of 16 digits or
-        more, so numpy's own type discovery tells numbers from anything else."""
+        ``plain``: the body holds no ``true``/``false``, so numpy's own type discovery tells
+        numbers from anything else."""
         import numpy as np
 
         if type(rows) is not list or not rows or type(columns) is not list:
@@ -166,9 +165,13 @@ class FastModel:
             raise Unsupported("rows of different lengths") from None
         if values.dtype not in (np.float64, np.int64) or values.shape != (len(rows), width):
             raise Unsupported("values other than numbers")
+        # Whole numbers past 2**53 are MLflow's to convert (orjson reads those past 64 bits as
+        # floats): a value that large sends the body to a search for such numbers.
+        if np.abs(values).max() >= EXACT_INTS and (
+            values.dtype == np.int64 or body is None or BIG_WHOLE_NUMBER.search(body)
+        ):
+            raise Unsupported("whole numbers beyond 2**53")
         if values.dtype == np.int64:
-            if np.abs(values).max() >= EXACT_INTS:
-                raise Unsupported("whole numbers beyond 2**53")
             values = values.astype(np.float64)
         if positions != list(range(width)):
             values = values[:, positions]
@@ -190,7 +193,7 @@ class FastModel:
             if any(type(row[position]) is not int for row in rows):
                 raise Unsupported("a fraction in a whole-number column")
 
-    def records(self, records: Any, plain: bool = False) -> np.ndarray:
+    def records(self, records: Any, plain: bool = False, body: bytes | None = None) -> np.ndarray:
         if type(records) is not list or not records or set(map(type, records)) != {dict}:
             raise Unsupported("records")
         get = itemgetter(*self.names)
@@ -205,7 +208,7 @@ class FastModel:
             extra = chain.from_iterable(r.values() for r in records)
             if not set(map(type, extra)) <= {int, float, str, bool, type(None)}:
                 raise Unsupported("extra keys with nested values")
-        return self.matrix(rows, list(self.names), plain)
+        return self.matrix(rows, list(self.names), plain, body)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -219,15 +222,15 @@ class FastModel:
         if type(doc) is not dict or len(doc) != 1:
             raise Unsupported("top-level keys")
         ((key, value),) = doc.items()
-        if BIG_WHOLE_NUMBER.search(body):
-            raise Unsupported("whole numbers beyond 2**53")
-        plain = BOOLEANS.search(body) is None
+        # Booleans are the only values numpy takes for numbers: a body without one (a quick
+        # search) needs no check of every value's type.
+        plain = b"true" not in body and b"false" not in body
         if key == "dataframe_split":
             if type(value) is not dict or set(value) != {"columns", "data"}:
                 raise Unsupported("dataframe_split keys")
-            return self.matrix(value["data"], value["columns"], plain)
+            return self.matrix(value["data"], value["columns"], plain, body)
         if key in FORMATS:  # dataframe_records, and instances / inputs given as records
-            return self.records(value, plain)
+            return self.records(value, plain, body)
         raise Unsupported("an unknown format")
 
     def from_csv(self, body: bytes) -> np.ndarray:

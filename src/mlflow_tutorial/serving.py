@@ -1,4 +1,4 @@
-"""Serving a model over HTTP and batch prediction.
+"""Serving a model over HTTP (batch prediction is in :mod:`mlflow_tutorial.batch`).
 
 The server speaks MLflow's scoring protocol (GET /ping, /health, /version; POST /invocations):
 a fast path answers the requests it can answer exactly like MLflow (``scoring.py``), MLflow's
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import json
 import os
 import shutil
@@ -18,22 +17,17 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import Any
 
 from .config import Tracking
-from .data import check_no_missing, sniff_delimiter
-from .errors import DataError, InvalidParameterError, ModelNotFoundError, first_line
+from .errors import InvalidParameterError, ModelNotFoundError
 from .mlflow_errors import mlflow_errors
 from .registry import DEFAULT_ALIAS, ModelVersionInfo, default_model_name, resolve_version
 from .scoring import DEFAULT_MAX_BODY_MB
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001  # mlflow ui and mlflow models serve use 5000
 DEFAULT_MODEL_URI = f"models:/{default_model_name('diabetes')}@{DEFAULT_ALIAS}"
-PREDICTION = "prediction"
 
 
 @dataclass(frozen=True)
@@ -231,94 +225,3 @@ def _stop_signals_end_serving() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-# ---------------------------------------------------------------- batch prediction
-
-
-def read_rows(source: str | IO[str]) -> pd.DataFrame:
-    """Rows from a CSV or JSON-lines file path, or an open text stream (``-`` is stdin)."""
-    import pandas as pd
-
-    if isinstance(source, str):
-        label = source
-        try:
-            with open(source, encoding="utf-8-sig") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise DataError(f"cannot read {source}: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise DataError(f"cannot read {source}: not UTF-8 text") from exc
-    else:
-        label = "standard input"
-        try:
-            text = source.read()
-        except UnicodeDecodeError as exc:
-            raise DataError("cannot read standard input: not UTF-8 text") from exc
-    if not text.strip():
-        raise DataError(f"no rows in {label}")
-    try:
-        if text.lstrip().startswith(("{", "[")):
-            stripped = text.lstrip()
-            if stripped.startswith("["):
-                return pd.DataFrame(json.loads(stripped))
-            return pd.read_json(io.StringIO(text), lines=True)
-        return pd.read_csv(io.StringIO(text), sep=sniff_delimiter(text))
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot parse {label} as CSV or JSON lines: {first_line(exc)}") from exc
-
-
-def predict(
-    model_uri: str,
-    rows: pd.DataFrame,
-    tracking: Tracking | None = None,
-    with_inputs: bool = False,
-) -> pd.DataFrame:
-    """Predictions for ``rows`` as a DataFrame with a ``prediction`` column (after the input
-    columns when ``with_inputs``). Columns are checked against the model's signature."""
-    import pandas as pd
-
-    # The model is downloaded into a folder of our own and removed afterwards (loading a
-    # remote URI directly leaves a copy in the temporary directory on every call).
-    with tempfile.TemporaryDirectory(prefix="mlt-predict-") as folder:
-        path, _ = download_model(model_uri, folder, tracking)
-        model = load_model(path)
-    features = _model_inputs(model, rows)
-    with mlflow_errors(prefix="the model rejected the input", error=DataError):
-        predicted = model.predict(features)
-    values = list(
-        predicted.iloc[:, 0] if hasattr(predicted, "iloc") and predicted.ndim == 2 else predicted
-    )
-    if with_inputs and PREDICTION in rows.columns:
-        raise DataError(f"the input already has a column named {PREDICTION!r}")
-    result = pd.DataFrame({PREDICTION: values}, index=rows.index)
-    return pd.concat([rows, result], axis=1) if with_inputs else result
-
-
-def _model_inputs(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
-    """The signature's columns of ``rows``; whole numbers read from CSV become floats where
-    the model expects floats (MLflow's schema check refuses int64 for double)."""
-    import pandas as pd
-
-    schema = model.metadata.get_input_schema()
-    if schema is None or not schema.has_input_names():
-        return rows
-    names = schema.input_names()
-    missing = [n for n in names if n not in rows.columns]
-    if missing:
-        raise DataError(f"input is missing columns the model needs: {', '.join(missing)}")
-    features = rows[names].copy()
-    not_numeric = []
-    for spec in schema.inputs:
-        kind = str(getattr(spec, "type", "")).lower()
-        column = features[spec.name]
-        if not any(t in kind for t in ("double", "float", "long", "integer")):
-            continue
-        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-            not_numeric.append(spec.name)
-        elif ("double" in kind or "float" in kind) and pd.api.types.is_integer_dtype(column):
-            features[spec.name] = column.astype("float64")
-    if not_numeric:
-        raise DataError(f"input columns must be numeric; not numeric: {', '.join(not_numeric)}")
-    check_no_missing(features, "input")
-    return features

@@ -14,7 +14,6 @@ import math
 import numbers
 import os
 import uuid
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from .config import Tracking, store_lock
 from .data import DEFAULT_DATASET, Dataset, Split, check_test_size, load_dataset, split
 from .errors import InvalidParameterError, TrackingError
 from .mlflow_errors import is_mlflow_error, mlflow_errors
+from .run_records import dataset_input, sample_signature
 from .tags import TAG_DATASET, TAG_MODEL_URI, TAG_PARENT_RUN, TAG_SWEEP, TAG_VERSION
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ class RunContext:
     parts: Split
     options: TrainOptions
     sweep_id: str | None
+    dataset: Any  # the data as an MLflow dataset, logged as every run's input
 
 
 def _is_real(value: Any) -> bool:
@@ -184,7 +185,15 @@ def _context(
         experiment = mlflow.get_experiment(outer.info.experiment_id)
         if sweep_id:
             mlflow.set_tags({TAG_SWEEP: sweep_id, TAG_VERSION: __version__, TAG_DATASET: data.name})
-    return RunContext(experiment.experiment_id, experiment.name, data, parts, options, sweep_id)
+    return RunContext(
+        experiment.experiment_id,
+        experiment.name,
+        data,
+        parts,
+        options,
+        sweep_id,
+        dataset_input(data),
+    )
 
 
 @contextlib.contextmanager
@@ -303,8 +312,6 @@ def _fit_and_log(
     run already has) are not logged again."""
     import mlflow
     import mlflow.sklearn
-    from mlflow.data.pandas_dataset import from_pandas
-    from mlflow.models import infer_signature
 
     data, parts, options = context.data, context.parts, context.options
     model = build_pipeline(alpha, l1_ratio, options.standardize, options.random_state)
@@ -327,14 +334,8 @@ def _fit_and_log(
 
     mlflow.log_params({k: v for k, v in params.items() if k not in logged_params})
     mlflow.set_tags(tags)
-    with warnings.catch_warnings():
-        # "source can be interpreted in multiple ways": both readings are the same class.
-        warnings.simplefilter("ignore", UserWarning)
-        dataset_input = from_pandas(
-            data.frame, source=data.source, targets=data.target, name=data.name
-        )
-    _log_dataset(dataset_input)
-    signature = infer_signature(parts.X_train, model.predict(parts.X_train))
+    _log_dataset(context.dataset)
+    signature = sample_signature(model, parts.X_train)
     info = mlflow.sklearn.log_model(
         model,
         name=MODEL_NAME,

@@ -1,0 +1,86 @@
+"""What a run records about its data and its model, at a cost that does not grow with the data.
+
+MLflow computes these records with Python-level loops over every value of a frame: the dataset
+digest checks the type of every cell (to find string columns) and the dataset schema and the
+model signature check every value for a missing one (to mark a column required). On a million
+rows that is most of the cost of a training run. Here the same records come from what they
+depend on:
+
+- the digest hashes the first ``MAX_ROWS`` rows, the row count and the column names (MLflow's
+  own definition); only the string-column check looked further, and a frame without object
+  columns has no string column;
+- the schema and the signature depend on the columns, their types and whether a column has
+  missing values: :func:`mlflow_tutorial.data.load_dataset` refuses missing values, so a sample
+  of rows gives the same schema as the whole frame.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .data import Dataset
+
+SAMPLE_ROWS = 100  # rows a schema or signature is inferred from
+
+
+def pandas_digest(frame: pd.DataFrame) -> str:
+    """``mlflow.data.from_pandas(frame).digest``, without a pass over every cell.
+
+    For frames with object columns (which may hold strings further down) it is MLflow's own
+    function on the whole frame.
+    """
+    import numpy as np
+    import pandas as pd
+    from mlflow.data.digest_utils import (
+        MAX_ROWS,
+        compute_pandas_digest,
+        get_normalized_md5_digest,
+    )
+
+    types = pd.api.types
+    if any(types.is_object_dtype(d) or types.is_string_dtype(d) for d in frame.dtypes):
+        return compute_pandas_digest(frame)
+    # The rest is compute_pandas_digest, with no string columns to look for.
+    trimmed = frame.head(MAX_ROWS)
+    numeric = trimmed.select_dtypes(include=[np.number]).columns
+    kept = trimmed.columns[[False] * len(trimmed.columns)].union(numeric)
+    return get_normalized_md5_digest(
+        [pd.util.hash_pandas_object(trimmed[kept]).values, np.int64(len(frame))]
+        + [str(x).encode() for x in frame.columns]
+    )
+
+
+def dataset_input(data: Dataset) -> Any:
+    """The MLflow dataset of ``data`` (a ``PandasDataset``: name, source, targets, digest,
+    schema, profile), with its digest and schema computed as above."""
+    import warnings
+
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.types.utils import _infer_schema
+
+    with warnings.catch_warnings():
+        # "source can be interpreted in multiple ways": both readings are the same class.
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = from_pandas(
+            data.frame,
+            source=data.source,
+            targets=data.target,
+            name=data.name,
+            digest=pandas_digest(data.frame),
+        )
+    if not data.frame.isna().to_numpy().any():
+        # PandasDataset.schema is a cached property: setting it is what computing it stores.
+        dataset.schema = _infer_schema(data.frame.head(SAMPLE_ROWS))
+    return dataset
+
+
+def sample_signature(model: Any, X: pd.DataFrame) -> Any:  # noqa: N803 (scikit-learn's naming)
+    """The model signature MLflow infers from ``X`` and ``model.predict(X)``, from a sample of
+    ``X`` (the same signature when ``X`` has no missing values, as loaded data never has)."""
+    from mlflow.models import infer_signature
+
+    sample = X if X.isna().to_numpy().any() else X.head(SAMPLE_ROWS)
+    return infer_signature(sample, model.predict(sample))
