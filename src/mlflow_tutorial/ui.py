@@ -23,10 +23,10 @@ from typing import IO, Any
 
 from .config import Tracking
 from .errors import TrackingError
+from .output import listens_everywhere
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
-WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 START_TIMEOUT = 180.0
 STOP_GRACE = 10.0
 REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
@@ -48,7 +48,7 @@ def is_remote(uri: str) -> bool:
 
 def exposed(host: str) -> bool:
     """True for hosts that listen on every interface (0.0.0.0, ::)."""
-    return host.strip("[]") in WILDCARD_HOSTS
+    return listens_everywhere(host)
 
 
 def ui_url(host: str, port: int) -> str:

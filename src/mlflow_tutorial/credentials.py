@@ -1,0 +1,86 @@
+"""Logins for a tracking server, and keeping every secret out of what mlt prints.
+
+A tracking URI may carry a login: ``http://alice:PASSWORD@mlflow.example.internal:5000``.
+mlt takes it out of the URI and hands it to MLflow through MLflow's own environment variables,
+``MLFLOW_TRACKING_USERNAME`` and ``MLFLOW_TRACKING_PASSWORD``, for this process and the
+processes it starts. The URI that mlt keeps, uses and prints has no credentials. A database URI
+(``postgresql://user:PASSWORD@host/db``) keeps its password, which the driver needs.
+
+Whatever may still carry a secret on its way to a person (an error from a store whose URI holds
+a password, a message quoting a token) goes through :func:`scrub`, which masks the password of
+every URI in the text and every secret mlt knows of.
+
+Only the standard library is imported here: the CLI imports this module at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
+PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
+TOKEN_ENV = "MLFLOW_TRACKING_TOKEN"
+# Environment variables that hold a URI which MLflow reads by itself.
+URI_ENVS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+MASK = "***"
+
+# scheme://user:password@ in any text; the password stops at the first "@", "/" or blank.
+_USERINFO = re.compile(
+    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*):(?P<password>[^\s/?#@]+)@"
+)
+
+
+def split_credentials(uri: str) -> tuple[str, str | None, str | None]:
+    """``(uri without its login, user, password)``; user and password are percent-decoded,
+    None when absent."""
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri, None, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    clean = urlunsplit(parts._replace(netloc=host))
+    return clean, unquote(user) or None, unquote(password) if colon else None
+
+
+def is_http(uri: str) -> bool:
+    return uri.lower().startswith(("http://", "https://"))
+
+
+def use_uri_credentials(uri: str) -> str:
+    """For an ``http(s)://`` URI with a login: hand the login to MLflow (this process's
+    environment, which its child processes inherit) and return the URI without it. The same
+    URI in ``MLFLOW_TRACKING_URI`` or ``MLFLOW_REGISTRY_URI`` is replaced by the clean one, so
+    MLflow never reads the password from a URI. Other URIs come back as they are."""
+    if not is_http(uri):
+        return uri
+    clean, user, password = split_credentials(uri)
+    if user is None and password is None:
+        return uri
+    if user is not None:
+        os.environ[USERNAME_ENV] = user
+    if password is not None:
+        os.environ[PASSWORD_ENV] = password
+    for name in URI_ENVS:
+        if os.environ.get(name) == uri:
+            os.environ[name] = clean
+    return clean
+
+
+def known_secrets() -> set[str]:
+    """The secrets this process knows of: MLflow's password and token variables, and the
+    passwords of the URIs in its URI variables."""
+    found = {os.environ.get(PASSWORD_ENV), os.environ.get(TOKEN_ENV)}
+    for name in URI_ENVS:
+        found.add(split_credentials(os.environ.get(name, ""))[2])
+    return {secret for secret in found if secret}
+
+
+def scrub(text: str) -> str:
+    """``text`` with every known secret (also percent-encoded) and the password of every URI
+    replaced by ``***``."""
+    for secret in sorted(known_secrets(), key=len, reverse=True):
+        for form in {secret, quote(secret, safe="")}:
+            text = text.replace(form, MASK)
+    return _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", text)
