@@ -12,7 +12,6 @@ import errno
 import json
 import os
 import shutil
-import signal
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from .errors import InvalidParameterError, ModelNotFoundError
 from .mlflow_errors import mlflow_errors
 from .registry import DEFAULT_ALIAS, ModelVersionInfo, default_model_name, resolve_version
 from .scoring import DEFAULT_MAX_BODY_MB
+from .signals import interrupt, stop_signals
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001  # mlflow ui and mlflow models serve use 5000
@@ -210,18 +210,5 @@ def _stop_signals_end_serving() -> Iterator[None]:
     KeyboardInterrupt that is caught: serving is over and ``serve`` returns.
     """
 
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread: leave signals to the caller
+    with stop_signals(interrupt), contextlib.suppress(KeyboardInterrupt):
         yield
-        return
-    try:
-        yield
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -17,13 +17,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 from .config import Tracking
 from .errors import TrackingError
 from .output import listens_everywhere
+from .signals import interrupt, stop_signals
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
@@ -97,7 +98,7 @@ def run_ui(
         )
         info = UiInfo(url=url, tracking_uri=tracking.uri, started=True, pid=process.pid)
         try:
-            with _signals(_interrupt):
+            with stop_signals(interrupt):
                 try:
                     _wait_until_up(process, url, log)
                     if on_ready:
@@ -106,7 +107,7 @@ def run_ui(
                 except KeyboardInterrupt:
                     pass
         finally:
-            with _signals(signal.SIG_IGN):  # a second Ctrl-C must not cut the clean-up short
+            with stop_signals(signal.SIG_IGN):  # a second Ctrl-C must not cut the clean-up short
                 stop_group(process)
         if process.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL, None):
             raise TrackingError(f"mlflow ui stopped: {_last_line(log)}")
@@ -180,22 +181,3 @@ def group_alive(pgid: int) -> bool:
         if fields[0] != "Z" and int(fields[2]) == pgid:
             return True
     return False
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _signals(handler: Any) -> Iterator[None]:
-    """Handle SIGINT and SIGTERM with ``handler`` inside the block (main thread only)."""
-    try:
-        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread: leave signals to the caller
-        yield
-        return
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
