@@ -191,7 +191,7 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
 def model_uri(make_store, small_csv) -> tuple[str, str]:
     """A store with one model trained on x1, x2 -> y; returns (tracking URI, model URI)."""
     from mlflow_tutorial.config import Tracking
-    from mlflow_tutorial.training import TrainOptions, train
+    from mlflow_tutorial.tracking.training import TrainOptions, train
 
     with make_store("predict") as store:
         data = small_csv(store.root / "train.csv", rows=30)

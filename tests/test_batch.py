@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from mlflow_tutorial import batch
 from mlflow_tutorial.cli import app
+from mlflow_tutorial.models import batch
 from mlflow_tutorial.output import Format, emit
 
 runner = CliRunner()

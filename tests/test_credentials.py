@@ -99,6 +99,6 @@ def test_serve_on_every_interface_warns_first_on_stderr():
 
 
 def test_serve_binds_one_interface_by_default():
-    from mlflow_tutorial.serving import DEFAULT_HOST
+    from mlflow_tutorial.net import DEFAULT_HOST
 
     assert DEFAULT_HOST == "127.0.0.1"

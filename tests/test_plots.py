@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from mlflow_tutorial.cli import app
-from mlflow_tutorial.comparison import RunSummary
 from mlflow_tutorial.errors import InvalidParameterError
-from mlflow_tutorial.plots import MAX_POINTS, PLOT_FILES, model_figures, sweep_plot
-from mlflow_tutorial.training import build_pipeline, train
+from mlflow_tutorial.tracking.comparison import RunSummary
+from mlflow_tutorial.tracking.plots import MAX_POINTS, PLOT_FILES, model_figures, sweep_plot
+from mlflow_tutorial.tracking.training import build_pipeline, train
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -100,7 +100,7 @@ def _grid() -> list[RunSummary]:
 def test_grid_gives_a_heatmap_with_values_and_the_best_cell_marked(tmp_path: Path) -> None:
     from matplotlib.patches import Rectangle
 
-    import mlflow_tutorial.plots as plots
+    import mlflow_tutorial.tracking.plots as plots
 
     drawn = sweep_plot(_grid(), "rmse", str(tmp_path / "sweep.png"))
     assert (drawn.kind, drawn.params, drawn.runs, drawn.best_run_id) == (

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from mlflow_tutorial.cli import app
 from mlflow_tutorial.config import Tracking
 from mlflow_tutorial.errors import ModelNotFoundError, RunNotFoundError
-from mlflow_tutorial.registry import list_versions, register_model, resolve_version
-from mlflow_tutorial.training import TrainOptions, TrainResult, train, train_grid
+from mlflow_tutorial.registry.versions import list_versions, register_model, resolve_version
+from mlflow_tutorial.tracking.training import TrainOptions, TrainResult, train, train_grid
 
 runner = CliRunner()
 

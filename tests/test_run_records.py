@@ -12,8 +12,8 @@ from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 
 from mlflow_tutorial.data import load_dataset, split
-from mlflow_tutorial.run_records import dataset_input, pandas_digest, sample_signature
-from mlflow_tutorial.training import build_pipeline
+from mlflow_tutorial.tracking.run_records import dataset_input, pandas_digest, sample_signature
+from mlflow_tutorial.tracking.training import build_pipeline
 
 
 def _frame(rows: int) -> pd.DataFrame:
@@ -97,7 +97,7 @@ def test_a_training_run_records_what_mlflow_computes_on_the_whole_frame(tmp_path
     import mlflow
     from mlflow.models import Model
 
-    from mlflow_tutorial.training import TrainOptions, train
+    from mlflow_tutorial.tracking.training import TrainOptions, train
 
     path = _big_csv(tmp_path, MAX_ROWS + 500)
     result = train(0.1, 0.5, TrainOptions(data=str(path), plots=False))

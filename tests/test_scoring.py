@@ -26,9 +26,8 @@ import pytest
 
 from mlflow_tutorial.config import Tracking
 from mlflow_tutorial.data import load_dataset
-from mlflow_tutorial.mlflow_errors import short_message
-from mlflow_tutorial.scoring import ScoringApp, check_model
-from mlflow_tutorial.training import train_grid
+from mlflow_tutorial.models.scoring import ScoringApp, check_model, short_message
+from mlflow_tutorial.tracking.training import train_grid
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -546,7 +545,7 @@ def rss_kb(pid: int) -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """`mlt serve` on a store holding the diabetes champion, as a real process."""
-    from mlflow_tutorial.registry import register_model
+    from mlflow_tutorial.registry.versions import register_model
 
     home = tmp_path_factory.mktemp("catalog")
     uri = f"sqlite:///{home / 'mlflow.db'}"

@@ -26,8 +26,8 @@ from typer.testing import CliRunner
 from mlflow_tutorial.cli import app
 from mlflow_tutorial.config import Tracking
 from mlflow_tutorial.data import load_dataset
-from mlflow_tutorial.registry import register_model
-from mlflow_tutorial.training import train_grid
+from mlflow_tutorial.registry.versions import register_model
+from mlflow_tutorial.tracking.training import train_grid
 
 MODEL = "models:/diabetes-elasticnet@champion"
 BIN = str(Path(sys.executable).parent)

@@ -14,10 +14,11 @@ import pytest
 from mlflow import MlflowClient
 from numpy.testing import assert_allclose
 
-from mlflow_tutorial import __version__, data, training
+from mlflow_tutorial import __version__, data
 from mlflow_tutorial.config import Tracking
 from mlflow_tutorial.errors import DataError, InvalidParameterError
-from mlflow_tutorial.training import TrainOptions, TrainResult
+from mlflow_tutorial.tracking import training
+from mlflow_tutorial.tracking.training import TrainOptions, TrainResult
 
 GRID_ALPHAS = (0.1, 1.0)
 GRID_L1_RATIOS = (0.2, 0.8)

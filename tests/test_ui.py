@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mlflow_tutorial.cli import app
-from mlflow_tutorial.training import train
-from mlflow_tutorial.ui import group_alive, ui_command, ui_url
+from mlflow_tutorial.tracking.training import train
+from mlflow_tutorial.tracking.ui import group_alive, ui_command, ui_url
 
 
 def _stat(pid: int) -> list[str] | None:

@@ -37,16 +37,16 @@ def __getattr__(name: str):
 
     homes = {
         "Tracking": "config",
-        "TrainOptions": "training",
-        "TrainResult": "training",
-        "train": "training",
-        "train_grid": "training",
+        "TrainOptions": "tracking.training",
+        "TrainResult": "tracking.training",
+        "train": "tracking.training",
+        "train_grid": "tracking.training",
         "load_dataset": "data",
-        "compare_runs": "comparison",
-        "best_run": "comparison",
-        "register_model": "registry",
-        "list_versions": "registry",
-        "predict": "batch",
+        "compare_runs": "tracking.comparison",
+        "best_run": "tracking.comparison",
+        "register_model": "registry.versions",
+        "list_versions": "registry.versions",
+        "predict": "models.batch",
         "MltError": "errors",
     }
     if name in homes:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .credentials import use_uri_credentials
+from .net import is_http
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "mlt"
@@ -131,7 +132,7 @@ def prepare_store(uri: str) -> None:
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """For an ``http(s)://`` tracking server, fail at once with a clear message when nothing
     answers, instead of waiting out MLflow's retries (minutes). Other URIs pass through."""
-    if not uri.lower().startswith(("http://", "https://")):
+    if not is_http(uri):
         return
     import urllib.error
     import urllib.request

@@ -19,6 +19,8 @@ import os
 import re
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from .net import is_http
+
 USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
 PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
 TOKEN_ENV = "MLFLOW_TRACKING_TOKEN"
@@ -42,10 +44,6 @@ def split_credentials(uri: str) -> tuple[str, str | None, str | None]:
     user, colon, password = userinfo.partition(":")
     clean = urlunsplit(parts._replace(netloc=host))
     return clean, unquote(user) or None, unquote(password) if colon else None
-
-
-def is_http(uri: str) -> bool:
-    return uri.lower().startswith(("http://", "https://"))
 
 
 def use_uri_credentials(uri: str) -> str:

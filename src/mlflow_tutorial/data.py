@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import DataError, InvalidParameterError, first_line
+from .names import DEFAULT_DATASET
 
 if TYPE_CHECKING:
     import pandas as pd
 
 BUILTIN_DATASETS = ("diabetes",)
-DEFAULT_DATASET = "diabetes"
 _DELIMITERS = (",", ";", "\t", "|")
 _URL_SCHEMES = ("http://", "https://", "file://")
 MIN_ROWS_PER_SIDE = 2

@@ -26,6 +26,10 @@ class DataError(MltError):
     """The data set cannot be read or does not suit a regression."""
 
 
+class OutputError(MltError):
+    """A result that cannot be written where it was asked for."""
+
+
 class NotFoundError(MltError):
     """Something named does not exist in the tracking store or registry."""
 

@@ -21,6 +21,8 @@ from enum import Enum
 from typing import IO, Any, Literal, NoReturn
 
 from .credentials import scrub
+from .errors import OutputError
+from .net import listens_everywhere
 
 SHORT_ID = 8  # characters of an id in a table, as git shortens hashes
 NATURAL_WIDTH = 1000  # wide enough for any table's natural width
@@ -91,14 +93,6 @@ def error(message: str) -> None:
 def warning(message: str) -> None:
     """One line on stderr: ``Warning: ...`` (secrets masked)."""
     print(f"Warning: {scrub(message)}", file=sys.stderr)
-
-
-ALL_INTERFACES = frozenset({"0.0.0.0", "::", "*", ""})
-
-
-def listens_everywhere(host: str) -> bool:
-    """True for a host that binds every interface (0.0.0.0, ::), so other machines reach it."""
-    return host.strip().strip("[]") in ALL_INTERFACES
 
 
 def exposure_warning(host: str, what: str, allows: str) -> str | None:
@@ -211,7 +205,10 @@ def replaced_file(path: str) -> Iterator[IO[str]]:
             yield handle
         return
     folder, name = os.path.split(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             yield handle

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidParameterError
 from .comparison import HIGHER_IS_BETTER
-from .errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -8,26 +8,22 @@ own scoring app (the FastAPI app ``mlflow models serve`` runs) answers everythin
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Tracking
-from .errors import InvalidParameterError, ModelNotFoundError
-from .mlflow_errors import mlflow_errors
-from .registry import DEFAULT_ALIAS, ModelVersionInfo, default_model_name, resolve_version
+from ..config import Tracking
+from ..errors import InvalidParameterError
+from ..names import DEFAULT_MODEL_URI
+from ..net import DEFAULT_HOST, SERVE_PORT, check_port, http_url
+from ..registry.versions import ModelVersionInfo
+from ..signals import interrupt, stop_signals
+from .loading import download_model
 from .scoring import DEFAULT_MAX_BODY_MB
-from .signals import interrupt, stop_signals
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 5001  # mlflow ui and mlflow models serve use 5000
-DEFAULT_MODEL_URI = f"models:/{default_model_name('diabetes')}@{DEFAULT_ALIAS}"
 
 
 @dataclass(frozen=True)
@@ -47,46 +43,6 @@ class ServerInfo:
             f"curl -s -X POST {self.url}/invocations "
             f"-H 'Content-Type: application/json' -d '{body}'"
         )
-
-
-def download_model(
-    model_uri: str, destination: str, tracking: Tracking | None = None
-) -> tuple[str, ModelVersionInfo | None]:
-    """Resolve ``model_uri`` (any MLflow model URI) and download it under ``destination``.
-
-    Returns the local model folder and the registered version behind the URI, if any.
-    """
-    tracking = tracking or Tracking.resolve()
-    version = resolve_version(tracking, model_uri)
-    tracking.activate()
-    import mlflow.artifacts
-
-    with _loading(model_uri):
-        path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=destination)
-    if not os.path.exists(os.path.join(path, "MLmodel")):
-        raise ModelNotFoundError(f"no MLflow model at {model_uri} (no MLmodel file)")
-    return path, version
-
-
-def load_model(path_or_uri: str) -> Any:
-    """A pyfunc model from a local folder or URI."""
-    import mlflow.pyfunc
-
-    with _loading(path_or_uri):
-        return mlflow.pyfunc.load_model(path_or_uri)
-
-
-def _loading(model_uri: str) -> contextlib.AbstractContextManager[None]:
-    """Errors while fetching or loading a model: ``cannot load model URI: ...``."""
-    prefix = f"cannot load model {model_uri}"
-    return mlflow_errors(prefix=prefix, error=ModelNotFoundError, also=(OSError,))
-
-
-def build_app(model: Any) -> Any:
-    """MLflow's scoring app (FastAPI) for a loaded pyfunc model."""
-    from mlflow.pyfunc import scoring_server
-
-    return scoring_server.init(model)
 
 
 def example_request(path: str, rows: int = 2) -> dict[str, Any] | None:
@@ -112,32 +68,13 @@ def example_request(path: str, rows: int = 2) -> dict[str, Any] | None:
     return None
 
 
-def check_port(host: str, port: int) -> None:
-    """Fail early, with a clear message, if ``host:port`` cannot be bound."""
-    if not 1 <= port <= 65535:
-        raise InvalidParameterError(f"port must be between 1 and 65535, got {port}")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except socket.gaierror as exc:
-            raise InvalidParameterError(f"unknown host {host!r}: {exc.strerror or exc}") from exc
-        except OSError as exc:
-            hint = "choose another --port" if exc.errno == errno.EADDRINUSE else "check --host"
-            raise InvalidParameterError(
-                f"cannot listen on {host}:{port}: {exc.strerror or exc}; {hint}"
-            ) from exc
-
-
 def serve(
     model_uri: str = DEFAULT_MODEL_URI,
     host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
+    port: int = SERVE_PORT,
     workers: int = 1,
     tracking: Tracking | None = None,
     on_ready: Callable[[ServerInfo], None] | None = None,
-    log_level: str = "info",
     max_body_mb: int = DEFAULT_MAX_BODY_MB,
     access_log: bool = False,
 ) -> None:
@@ -156,12 +93,12 @@ def serve(
     folder = tempfile.mkdtemp(prefix="mlt-serve-")
     try:
         path, version = download_model(model_uri, folder, tracking)
-        url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        url = http_url(host, port)
         info = ServerInfo(url, model_uri, version, example_request(path), workers)
         options: dict[str, Any] = dict(
             host=host,
             port=port,
-            log_level=log_level,
+            log_level="info",
             log_config=_stderr_logging(),
             access_log=access_log,
             lifespan="on",
@@ -180,7 +117,7 @@ def serve(
                 os.environ[MODEL_PATH_ENV] = path
                 os.environ[MAX_BODY_ENV] = str(max_body)
                 uvicorn.run(
-                    "mlflow_tutorial.scoring:app_from_environment",
+                    "mlflow_tutorial.models.scoring:app_from_environment",
                     factory=True,
                     workers=workers,
                     **options,

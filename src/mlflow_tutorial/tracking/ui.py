@@ -21,16 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from .config import Tracking
-from .errors import TrackingError
-from .output import listens_everywhere
-from .signals import interrupt, stop_signals
+from ..config import REGISTRY_URI_ENV, Tracking
+from ..errors import TrackingError
+from ..net import DEFAULT_HOST, UI_PORT, check_port, http_url, is_http, listens_everywhere
+from ..signals import interrupt, stop_signals
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 5000
 START_TIMEOUT = 180.0
 STOP_GRACE = 10.0
-REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 
 
 @dataclass(frozen=True)
@@ -43,21 +40,10 @@ class UiInfo:
     pid: int | None = None
 
 
-def is_remote(uri: str) -> bool:
-    return uri.lower().startswith(("http://", "https://"))
-
-
-def exposed(host: str) -> bool:
-    """True for hosts that listen on every interface (0.0.0.0, ::)."""
-    return listens_everywhere(host)
-
-
 def ui_url(host: str, port: int) -> str:
     """The URL to open: a wildcard host is reached locally through 127.0.0.1."""
     host = host.strip("[]")
-    if exposed(host):
-        host = DEFAULT_HOST
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    return http_url(DEFAULT_HOST if listens_everywhere(host) else host, port)
 
 
 def ui_command(tracking_uri: str, host: str, port: int) -> list[str]:
@@ -72,16 +58,14 @@ def ui_command(tracking_uri: str, host: str, port: int) -> list[str]:
 def run_ui(
     tracking: Tracking | None = None,
     host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
+    port: int = UI_PORT,
     on_ready: Callable[[UiInfo], None] | None = None,
 ) -> UiInfo:
     """Run MLflow's UI on ``tracking``'s store until Ctrl-C or SIGTERM, then stop every process
     it started. For an ``http(s)://`` tracking URI nothing is started: the server's own UI
     address is passed to ``on_ready`` and returned at once."""
-    from .serving import check_port
-
     tracking = tracking or Tracking.resolve()
-    if is_remote(tracking.uri):
+    if is_http(tracking.uri):
         remote = UiInfo(url=tracking.uri.rstrip("/"), tracking_uri=tracking.uri, started=False)
         if on_ready:
             on_ready(remote)

@@ -13,10 +13,10 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-from .config import Tracking
-from .data import check_no_missing, sniff_delimiter
-from .errors import DataError, first_line
-from .mlflow_errors import mlflow_errors
+from ..config import Tracking
+from ..data import check_no_missing, sniff_delimiter
+from ..errors import DataError, first_line
+from ..mlflow_errors import mlflow_errors
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -143,7 +143,7 @@ def predict_chunks(
     BLAS kernels sum rows in small blocks, and the last digit of a row's prediction can depend
     on where its block starts.
     """
-    from .serving import download_model, load_model
+    from .loading import download_model, load_model
 
     first = next(chunks, None)
     if first is None:

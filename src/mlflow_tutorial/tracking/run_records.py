@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .data import Dataset
+    from ..data import Dataset
 
 SAMPLE_ROWS = 100  # rows a schema or signature is inferred from
 

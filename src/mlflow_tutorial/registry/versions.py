@@ -12,20 +12,24 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .comparison import METRICS, best_run
-from .config import Tracking
-from .errors import (
+from ..config import Tracking
+from ..errors import (
     AlreadyExistsError,
     InvalidParameterError,
     ModelNotFoundError,
     RunNotFoundError,
 )
-from .mlflow_errors import mlflow_errors
-from .tags import TAG_DATASET, TAG_METRIC_PREFIX, TAG_SOURCE_RUN
-from .training import MODEL_NAME
+from ..mlflow_errors import mlflow_errors
+from ..names import (
+    DEFAULT_ALIAS,
+    MODEL_NAME,
+    TAG_DATASET,
+    TAG_METRIC_PREFIX,
+    TAG_SOURCE_RUN,
+    default_model_name,
+)
+from ..tracking.comparison import METRICS, best_run
 
-DEFAULT_ALIAS = "champion"
-MODEL_SUFFIX = "elasticnet"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -46,11 +50,6 @@ class ModelVersionInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def default_model_name(dataset: str | None) -> str:
-    """The registered-model name mlt uses for a data set: ``<dataset>-elasticnet``."""
-    return f"{dataset or 'model'}-{MODEL_SUFFIX}"
 
 
 def register_model(

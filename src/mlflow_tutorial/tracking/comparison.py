@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .config import Tracking
-from .errors import ExperimentNotFoundError, InvalidParameterError, RunNotFoundError
-from .mlflow_errors import mlflow_errors
-from .tags import TAG_DATASET, TAG_MODEL_URI, TAG_SWEEP
+from ..config import Tracking
+from ..errors import ExperimentNotFoundError, InvalidParameterError, RunNotFoundError
+from ..mlflow_errors import mlflow_errors
+from ..names import TAG_DATASET, TAG_MODEL_URI, TAG_SWEEP
 
 METRICS = ("rmse", "mae", "r2")
 HIGHER_IS_BETTER = frozenset({"r2"})

@@ -18,18 +18,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .config import Tracking, store_lock
-from .data import DEFAULT_DATASET, Dataset, Split, check_test_size, load_dataset, split
-from .errors import InvalidParameterError, TrackingError
-from .mlflow_errors import is_mlflow_error, mlflow_errors
+from .. import __version__
+from ..config import Tracking, store_lock
+from ..data import DEFAULT_DATASET, Dataset, Split, check_test_size, load_dataset, split
+from ..errors import InvalidParameterError, TrackingError
+from ..mlflow_errors import is_mlflow_error, mlflow_errors
+from ..names import MODEL_NAME, TAG_DATASET, TAG_MODEL_URI, TAG_PARENT_RUN, TAG_SWEEP, TAG_VERSION
 from .run_records import dataset_input, sample_signature
-from .tags import TAG_DATASET, TAG_MODEL_URI, TAG_PARENT_RUN, TAG_SWEEP, TAG_VERSION
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
-MODEL_NAME = "model"
 RUN_ID_ENV = "MLFLOW_RUN_ID"
 DEFAULT_ALPHA = 0.5
 DEFAULT_L1_RATIO = 0.5

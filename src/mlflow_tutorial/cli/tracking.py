@@ -1,0 +1,253 @@
+"""Tracking: ``mlt train`` and ``mlt compare``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+
+from ..names import DEFAULT_DATASET
+from ..output import Column, Format, choose_format, emit, info
+from ..tracking.training import (
+    DEFAULT_ALPHA,
+    DEFAULT_L1_RATIO,
+    DEFAULT_RANDOM_STATE,
+    DEFAULT_TEST_SIZE,
+)
+from .app import app
+from .common import (
+    METRIC_COLUMNS,
+    Experiment,
+    Metric,
+    OutputFormat,
+    TrackingUri,
+    Wide,
+    command,
+    floats,
+    id_column,
+    param,
+    tracking,
+)
+
+
+@app.command()
+@command
+def train(
+    alpha: Annotated[
+        list[str],
+        typer.Option(
+            metavar="FLOAT",
+            help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid.",
+        ),
+    ] = [str(DEFAULT_ALPHA)],  # noqa: B006 (Typer copies it)
+    l1_ratio: Annotated[
+        list[str],
+        typer.Option(
+            metavar="FLOAT",
+            help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid.",
+        ),
+    ] = [str(DEFAULT_L1_RATIO)],  # noqa: B006
+    dataset: Annotated[
+        str, typer.Option(metavar="NAME", help="Built-in data set (scikit-learn's bundled data)")
+    ] = DEFAULT_DATASET,
+    data: Annotated[
+        str | None,
+        typer.Option(metavar="PATH|URL", help="CSV file or URL to train on instead (, ; tab or |)"),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            metavar="COLUMN",
+            help="Target column of --data \\[default: 'target', else the last column]",
+            show_default=False,
+        ),
+    ] = None,
+    test_size: Annotated[
+        float, typer.Option(metavar="FLOAT", help="Share of rows held out for testing")
+    ] = DEFAULT_TEST_SIZE,
+    random_state: Annotated[
+        int,
+        typer.Option(min=0, max=2**32 - 1, metavar="INT", help="Seed for the split and the model"),
+    ] = DEFAULT_RANDOM_STATE,
+    standardize: Annotated[
+        bool,
+        typer.Option(
+            help="Scale features before ElasticNet, the default (--no-standardize: raw)",
+            show_default=False,
+        ),
+    ] = True,
+    run_name: Annotated[str | None, typer.Option(metavar="NAME", help="MLflow run name")] = None,
+    plots: Annotated[
+        bool,
+        typer.Option(
+            help="Log plots of the model under plots/ in the run, the default (--no-plots: skip)",
+            show_default=False,
+        ),
+    ] = True,
+    tracking_uri: TrackingUri = None,
+    experiment: Experiment = None,
+    fmt: OutputFormat = None,
+    wide: Wide = False,
+) -> None:
+    """Train an ElasticNet regressor and record it as an MLflow run.
+
+    Examples: mlt train --alpha 0.5 --l1-ratio 0.2 --format json | jq -r .run_id
+
+    mlt train --alpha 0.1,1 --l1-ratio 0.2,0.8     (a grid of 4 runs)
+    """
+    from ..tracking.training import TrainOptions, train_grid
+
+    alphas = floats(alpha, "--alpha", DEFAULT_ALPHA)
+    l1_ratios = floats(l1_ratio, "--l1-ratio", DEFAULT_L1_RATIO)
+    options = TrainOptions(
+        dataset=dataset,
+        data=data or None,
+        target=target or None,
+        test_size=test_size,
+        random_state=random_state,
+        standardize=standardize,
+        run_name=run_name,
+        plots=plots,
+    )
+    fmt = choose_format(fmt)
+    store = tracking(tracking_uri, experiment)
+    total = len(alphas) * len(l1_ratios)
+    with _progress(total) as on_progress:
+        results = train_grid(alphas, l1_ratios, options, store, on_progress)
+    records = [r.to_dict() for r in results]
+    columns = [
+        id_column("run_id", wide or total == 1),  # one run is a list of fields: room enough
+        Column("alpha", param("alpha"), "right", no_wrap=True),
+        Column("l1_ratio", param("l1_ratio"), "right", no_wrap=True),
+        *METRIC_COLUMNS,
+    ]
+    if total == 1:
+        columns[1:1] = [
+            Column("run_name", lambda r: r["run_name"]),
+            Column("experiment", lambda r: f"{r['experiment_name']} ({r['experiment_id']})"),
+        ]
+        columns.append(Column("model_uri", lambda r: r["model_uri"]))
+    emit(
+        records[0] if total == 1 else records,
+        fmt,
+        columns,
+        title=f"Trained on {results[0].dataset}",
+        wide=wide,
+    )
+    if fmt is Format.table:
+        info(
+            f"Runs are in {store.uri} (experiment {results[0].experiment_name!r}). "
+            "Next: mlt compare, mlt register; "
+            "browse: mlt ui",
+            style="dim",
+        )
+
+
+@app.command()
+@command
+def compare(
+    metric: Metric = "rmse",
+    top: Annotated[
+        int | None, typer.Option("--top", "-n", metavar="INT", help="Show the N best runs")
+    ] = None,
+    filter_string: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            metavar="FILTER",
+            help="MLflow search filter, e.g. \"params.alpha = '0.5'\"",
+        ),
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Show every param, not only those that differ")
+    ] = False,
+    plot: Annotated[
+        str | None,
+        typer.Option(
+            "--plot",
+            metavar="PATH",
+            help="Also draw the metric across the swept params (.png or .svg): "
+            "a heatmap for alpha x l1_ratio, a line for one param",
+        ),
+    ] = None,
+    tracking_uri: TrackingUri = None,
+    experiment: Experiment = None,
+    fmt: OutputFormat = None,
+    wide: Wide = False,
+) -> None:
+    """List the experiment's runs, best first.
+
+    Examples: mlt compare --top 5 --metric r2 --plot sweep.png
+
+    mlt compare --filter "params.l1_ratio = '0.8'" --format csv
+    """
+    from ..tracking.comparison import compare_runs, differing_params
+
+    fmt = choose_format(fmt)
+    if plot:
+        from ..tracking.plots import check_plot_path
+
+        check_plot_path(plot)
+    runs = compare_runs(tracking(tracking_uri, experiment), metric, top, filter_string)
+    if plot:
+        from ..tracking.plots import sweep_plot
+
+        drawn = sweep_plot(runs, metric, plot)
+        info(
+            f"Wrote a {drawn.kind} of {metric} over {' x '.join(drawn.params)} "
+            f"({drawn.runs} runs) to {drawn.path}",
+            style="dim",
+        )
+    names = sorted({p for r in runs for p in r.params}) if show_all else differing_params(runs)
+    columns = [
+        id_column("run_id", wide),
+        *(Column(p, param(p), "right", no_wrap=True) for p in names),
+        *METRIC_COLUMNS,
+    ]
+    if any(r.status != "FINISHED" for r in runs):
+        columns.append(Column("status", lambda r: r["status"], no_wrap=True))
+    columns.append(Column("name", lambda r: r["run_name"], no_wrap=True, max_width=24))
+    emit([r.to_dict() for r in runs], fmt, columns, highlight_first=bool(runs), wide=wide)
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    """For grids, a line on stderr per finished run, under a Rich progress bar on a terminal;
+    nothing for a single run."""
+    if total == 1:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ..output import err_console
+
+    console = err_console()
+
+    def report(result: Any) -> None:
+        p, m = result.params, result.metrics
+        console.print(
+            f"run {result.run_id[:8]} alpha={p['alpha']} l1_ratio={p['l1_ratio']} "
+            f"rmse={m['rmse']:.4g} r2={m['r2']:.4g}",
+            highlight=False,
+        )
+
+    if not console.is_terminal:  # a bar in a log is noise (and leaves a blank line behind)
+        yield lambda done, _total, result: report(result)
+        return
+    with Progress(
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=total)
+
+        def on_progress(done: int, _total: int, result: Any) -> None:
+            report(result)
+            progress.update(task, completed=done)
+
+        yield on_progress

@@ -1,0 +1,33 @@
+"""The names mlt writes and reads back: tags on runs and model versions, the model's artifact
+name, registered-model names and aliases."""
+
+from __future__ import annotations
+
+# On runs (training).
+TAG_VERSION = "mlt.version"
+TAG_DATASET = "mlt.dataset"
+TAG_SWEEP = "mlt.sweep_id"
+TAG_MODEL_URI = "mlt.model_uri"
+
+# On registered model versions (registry).
+TAG_SOURCE_RUN = "mlt.source_run"
+TAG_METRIC_PREFIX = "mlt.metric."
+
+# MLflow's own tag linking a child run to its parent.
+TAG_PARENT_RUN = "mlflow.parentRunId"
+
+# The logged model's name in a run (``mlflow.sklearn.log_model(name=MODEL_NAME)``).
+MODEL_NAME = "model"
+
+# Registered models: ``<dataset>-elasticnet``, alias ``champion``.
+MODEL_SUFFIX = "elasticnet"
+DEFAULT_ALIAS = "champion"
+DEFAULT_DATASET = "diabetes"
+
+
+def default_model_name(dataset: str | None) -> str:
+    """The registered-model name mlt uses for a data set: ``<dataset>-elasticnet``."""
+    return f"{dataset or 'model'}-{MODEL_SUFFIX}"
+
+
+DEFAULT_MODEL_URI = f"models:/{default_model_name(DEFAULT_DATASET)}@{DEFAULT_ALIAS}"
