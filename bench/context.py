@@ -83,14 +83,21 @@ def script(name: str) -> Path:
     return SCRIPTS / name
 
 
-def run_json(bin_dir: Path, args: Sequence[str], timeout: float = 300) -> dict:
+def run_json(
+    bin_dir: Path,
+    args: Sequence[str],
+    timeout: float = 300,
+    tracking_uri: str | None = None,
+    cwd: Path | None = None,
+) -> dict:
     """Run ``python ARGS`` in the measured virtualenv (not timed) and parse its JSON stdout."""
     done = subprocess.run(
         [str(bin_dir / "python"), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=base_env(bin_dir),
+        env=base_env(bin_dir, tracking_uri),
+        cwd=cwd,
     )
     if done.returncode != 0:
         tail = done.stderr.strip()[-2000:]

@@ -62,7 +62,12 @@ def diabetes_model(tmp_path_factory) -> str:
     return _logged(tmp_path_factory.mktemp("diabetes"), log)
 
 
-def _sklearn_model(home: Path, estimator, frame: pd.DataFrame, target) -> str:
+def _sklearn_model(
+    home: Path, estimator, frame: pd.DataFrame, target, serialization: str = "skops"
+) -> str:
+    """Fit ``estimator`` and log it as a user would (signature and input example from the
+    frame, explicit requirements)."""
+
     def log(tracking: Tracking) -> str:
         from mlflow.models import infer_signature
 
@@ -74,8 +79,11 @@ def _sklearn_model(home: Path, estimator, frame: pd.DataFrame, target) -> str:
                 estimator,
                 name="model",
                 signature=infer_signature(frame, estimator.predict(frame)),
-                input_example=frame.head(3),
-                pip_requirements=["scikit-learn", "pandas"],
+                input_example=frame.head(5),
+                serialization_format=serialization,
+                # OneHotEncoder keeps its dtype (numpy.dtype), which skops asks to trust
+                skops_trusted_types=["numpy.dtype"] if serialization == "skops" else None,
+                pip_requirements=["scikit-learn", "pandas", "skops"],
             )
         return info.model_uri
 
@@ -106,6 +114,119 @@ def minmax_model(tmp_path_factory) -> str:
     data = load_dataset()
     home = tmp_path_factory.mktemp("minmax")
     return _sklearn_model(home, make_pipeline(MinMaxScaler(), LinearRegression()), data.X, data.y)
+
+
+def mixed_frame(n: int = 240, seed: int = 3) -> pd.DataFrame:
+    """A made-up raw table: numbers with gaps, whole numbers, text with gaps and a rare
+    category, non-ASCII text and booleans."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(10, 3, n),
+            "count": rng.integers(0, 50, n),
+            "colour": rng.choice(
+                ["red", "green", "blue", "grey", "mauve", "teal"],
+                n,
+                p=[0.4, 0.3, 0.2, 0.07, 0.02, 0.01],
+            ),
+            "place": rng.choice(["north", "south", "Zürich"], n),
+            "flag": rng.choice([True, False], n),
+        }
+    )
+    frame.loc[rng.random(n) < 0.1, "size"] = np.nan
+    frame.loc[rng.random(n) < 0.1, "colour"] = None
+    return frame
+
+
+def mixed_target(frame: pd.DataFrame, seed: int = 4) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(size=len(frame))
+    return (
+        2 * frame["size"].fillna(10)
+        + 0.3 * frame["count"]
+        + 5 * (frame["colour"] == "red")
+        - 3 * (frame["place"] == "Zürich")
+        + 2 * frame["flag"]
+        + noise
+    )
+
+
+def mixed_pipeline(estimator, numeric: list[str], categorical: list[str]):
+    """The pipeline mlt logs for raw tables (text gaps as NaN, then as None, become
+    "missing"; categories seen fewer than 5 times are grouped)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numbers = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    text = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+            (
+                "impute_none",
+                SimpleImputer(missing_values=None, strategy="constant", fill_value="missing"),
+            ),
+            (
+                "onehot",
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False
+                ),
+            ),
+        ]
+    )
+    columns = ColumnTransformer(
+        [("numeric", numbers, numeric), ("categorical", text, categorical)],
+        remainder="drop",
+        verbose_feature_names_out=False,
+    )
+    return Pipeline([("columns", columns), ("model", estimator)])
+
+
+@pytest.fixture(scope="module")
+def mixed_regressor(tmp_path_factory) -> str:
+    """ElasticNet behind imputed, scaled numbers and one-hot text (skops)."""
+    from sklearn.linear_model import ElasticNet
+
+    frame = mixed_frame()
+    model = mixed_pipeline(
+        ElasticNet(alpha=0.05, l1_ratio=0.5), ["size", "count", "flag"], ["colour", "place"]
+    )
+    home = tmp_path_factory.mktemp("mixed-regressor")
+    return _sklearn_model(home, model, frame, mixed_target(frame), "skops")
+
+
+@pytest.fixture(scope="module")
+def mixed_classifier(tmp_path_factory) -> str:
+    """Elastic-net logistic regression, three text classes (one not ASCII), the boolean
+    column one-hot encoded (cloudpickle)."""
+    from sklearn.linear_model import LogisticRegression
+
+    frame = mixed_frame()
+    labels = pd.cut(mixed_target(frame), 3, labels=["bajo", "medio", "año"]).astype(str)
+    model = mixed_pipeline(
+        LogisticRegression(l1_ratio=0.5, C=1.0, solver="saga", max_iter=5000),
+        ["size", "count"],
+        ["colour", "place", "flag"],
+    )
+    home = tmp_path_factory.mktemp("mixed-classifier")
+    return _sklearn_model(home, model, frame, labels, "cloudpickle")
+
+
+@pytest.fixture(scope="module")
+def binary_classifier(tmp_path_factory) -> str:
+    from sklearn.linear_model import LogisticRegression
+
+    frame = mixed_frame(seed=5)
+    labels = np.where(mixed_target(frame, seed=6) > 26, "yes", "no")
+    frame["flag"] = frame["flag"].map({True: "True", False: "False"})  # as mlt trains booleans
+    model = mixed_pipeline(
+        LogisticRegression(l1_ratio=0.5, C=0.5, solver="saga", max_iter=5000),
+        ["size", "count"],
+        ["colour", "place", "flag"],
+    )
+    home = tmp_path_factory.mktemp("binary-classifier")
+    return _sklearn_model(home, model, frame, labels, "skops")
 
 
 # ---------------------------------------------------------------- an in-process ASGI client
@@ -350,6 +471,160 @@ def diabetes_corpus(X: pd.DataFrame) -> list[Case]:
     return cases
 
 
+def _json_value(value):
+    """A DataFrame cell as a JSON client sends it: gaps as null."""
+    value = _plain(value)
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value
+
+
+def mixed_cases(tag: str, frame: pd.DataFrame, fast: bool = True, csv: bool = True) -> list[Case]:
+    """The frame in each request format, gaps sent as null (JSON) or empty cells (CSV)."""
+    columns = list(frame.columns)
+    data = [[_json_value(v) for v in row] for row in frame.itertuples(index=False)]
+    records = [dict(zip(columns, row, strict=True)) for row in data]
+    cases = [
+        Case(
+            f"{tag}-split",
+            dumps({"dataframe_split": {"columns": columns, "data": data}}),
+            fast=fast,
+        ),
+        Case(f"{tag}-records", dumps({"dataframe_records": records}), fast=fast),
+        Case(f"{tag}-instances", dumps({"instances": records}), fast=fast),
+        Case(f"{tag}-inputs", dumps({"inputs": records}), fast=fast),
+    ]
+    if csv:
+        cases.append(Case(f"{tag}-csv", frame.to_csv(index=False).encode(), CSV, fast=fast))
+    return cases
+
+
+def mixed_corpus(frame: pd.DataFrame, text_flag: bool = False) -> list[Case]:
+    """Raw rows: text values, gaps, unknown and rare categories, booleans, numbers as text.
+    ``text_flag``: the boolean column is a text column ("True"/"False"), as mlt trains it."""
+    cases: list[Case] = []
+    for n in (1, 2, 7, 100, 1000):
+        rows = frame.sample(n, replace=n > len(frame), random_state=n).reset_index(drop=True)
+        cases += mixed_cases(f"rows{n}", rows)
+        cases += mixed_cases(f"rows{n}-reversed", rows[list(reversed(rows.columns))])
+    columns = list(frame.columns)
+    flag = "True" if text_flag else True
+    row = {"size": 9.5, "count": 12, "colour": "red", "place": "north", "flag": flag}
+
+    def one(fast: bool, **changes) -> bytes:
+        values = [{**row, **changes}[c] for c in columns]
+        return dumps({"dataframe_split": {"columns": columns, "data": [values]}})
+
+    def records(*changes: dict) -> bytes:
+        return dumps({"dataframe_records": [{**row, **c} for c in changes]})
+
+    cases += [
+        Case("plain-row", one(True), fast=True),
+        Case("unknown-category", one(True, colour="purple"), fast=True),
+        Case("unknown-required-text", one(True, place="east"), fast=True),
+        Case("rare-category", one(True, colour="mauve"), fast=True),
+        Case("empty-text", one(True, colour=""), fast=True),
+        Case("fill-value-as-text", one(True, colour="missing"), fast=True),
+        Case("case-differs", one(True, colour="Red"), fast=True),
+        Case("non-ascii-text", one(True, place="Zürich"), fast=True),
+        Case("non-ascii-unknown", one(True, colour="ñandú"), fast=True),
+        Case("null-optional-text", one(True, colour=None), fast=True),
+        Case("null-required-text", one(True, place=None), fast=True),
+        Case("null-optional-number", one(True, size=None), fast=True),
+        Case("all-nulls", one(True, size=None, colour=None, place=None), fast=True),
+        Case("whole-number-in-double", one(True, size=9), fast=True),
+        Case(
+            "nulls-across-rows",
+            records({}, {"size": None}, {"colour": None}, {"size": None, "place": None}),
+            fast=True,
+        ),
+        Case("null-whole-number", one(False, count=None)),
+        Case("null-boolean", one(text_flag, flag=None), fast=text_flag),
+        Case("boolean-as-number", one(False, flag=1)),
+        Case("boolean-as-text", one(text_flag, flag="true"), fast=text_flag),
+        Case("boolean-as-json", one(not text_flag, flag=False), fast=not text_flag),
+        Case("number-as-text", one(False, size="9.5")),
+        Case("whole-number-as-text", one(False, count="12")),
+        Case("fraction-in-whole-number", one(False, count=12.5)),
+        Case("float-in-whole-number", one(False, count=12.0)),
+        Case("boolean-as-double", one(False, size=True)),
+        Case("text-in-number", one(False, size="abc")),
+        Case("number-in-text", one(False, colour=5)),
+        Case("boolean-in-text", one(False, colour=True)),
+        Case("list-in-text", one(False, colour=["red"])),
+        Case("object-in-text", one(False, colour={"a": 1})),
+        Case("big-int", one(False, count=12345678901234567)),
+        Case("huge-double", one(True, size=1.7976931348623157e308), fast=True),
+        Case("nan-literal", one(False, size=float("nan"))),
+        Case(
+            "missing-optional-column",
+            dumps(
+                {
+                    "dataframe_split": {
+                        "columns": [c for c in columns if c != "colour"],
+                        "data": [[v for c, v in row.items() if c != "colour"]],
+                    }
+                }
+            ),
+        ),
+        Case(
+            "missing-optional-key",
+            dumps({"dataframe_records": [{k: v for k, v in row.items() if k != "colour"}]}),
+        ),
+        Case(
+            "extra-column",
+            dumps(
+                {
+                    "dataframe_split": {
+                        "columns": [*columns, "zz"],
+                        "data": [[*[row[c] for c in columns], "x"]],
+                    }
+                }
+            ),
+            fast=True,
+        ),
+        Case("extra-key", records({"note": "x", "n": None}), fast=True),
+        Case(
+            "params",
+            dumps(
+                {
+                    "dataframe_split": {"columns": columns, "data": [[row[c] for c in columns]]},
+                    "params": {"a": 1},
+                }
+            ),
+        ),
+        Case("empty-records", dumps({"dataframe_records": []})),
+        Case("csv-gaps", b"size,count,colour,place,flag\n,3,,north,True\n", CSV, fast=True),
+        Case("csv-na", b"size,count,colour,place,flag\nNA,3,NA,north,False\n", CSV, fast=True),
+        Case(
+            "csv-unknown", b"size,count,colour,place,flag\n1.5,3,purple,east,True\n", CSV, fast=True
+        ),
+        Case(
+            "csv-lowercase-boolean",
+            b"size,count,colour,place,flag\n1.5,3,red,north,true\n",
+            CSV,
+            fast=True,
+        ),
+        Case(
+            "csv-number-as-text",
+            b"size,count,colour,place,flag\n1.5,3,7,north,True\n",
+            CSV,
+            fast=True,
+        ),
+        Case(
+            "csv-gap-in-whole-number", b"size,count,colour,place,flag\n1.5,,red,north,True\n", CSV
+        ),
+        Case("csv-text-in-number", b"size,count,colour,place,flag\nabc,3,red,north,True\n", CSV),
+        Case(
+            "csv-gap-in-boolean",
+            b"size,count,colour,place,flag\n1.5,3,red,north,\n",
+            CSV,
+            fast=text_flag,
+        ),
+    ]
+    return cases
+
+
 def compare(ours: Reply, theirs: Reply, case: Case) -> None:
     if case.differs is not None:
         assert ours.status == case.differs, (case.id, ours, theirs.status)
@@ -432,6 +707,49 @@ def test_unsupported_model_is_all_mlflow(minmax_model):
     app, served = run_corpus(minmax_model, cases)
     assert app.fast is None and "MinMaxScaler" in app.check.reason
     assert served == [] and app.counts.mlflow == 5
+
+
+def run_mixed_corpus(path: str, text_flag: bool = False) -> ScoringApp:
+    frame = mixed_frame(seed=11)
+    if text_flag:
+        frame["flag"] = frame["flag"].map({True: "True", False: "False"})
+    cases = mixed_corpus(frame, text_flag)
+    app, served_fast = run_corpus(path, cases)
+    assert app.fast is not None, app.check.reason
+    print(
+        f"\nfast path: {app.check.reason}; served {len(served_fast)} of {len(cases)} corpus "
+        f"requests; MLflow's handler {app.counts.mlflow}: {app.counts.by_reason}"
+    )
+    return app
+
+
+@pytest.mark.slow
+def test_differential_corpus_mixed_regressor(mixed_regressor):
+    app = run_mixed_corpus(mixed_regressor)
+    assert "one-hot text + ElasticNet" in app.check.reason
+
+
+@pytest.mark.slow
+def test_differential_corpus_mixed_classifier(mixed_classifier):
+    app = run_mixed_corpus(mixed_classifier)
+    assert "LogisticRegression (class labels)" in app.check.reason
+    frame = mixed_frame(seed=11).head(50)
+    reply = call(
+        app, "POST", "/invocations", mixed_cases("x", frame)[0].body, [("Content-Type", JSON)]
+    )
+    labels = json.loads(reply.body)["predictions"]
+    assert set(labels) <= {"bajo", "medio", "año"} and len(set(labels)) > 1, labels
+    assert b"a\\u00f1o" in reply.body or "año" not in labels  # written as MLflow writes it
+
+
+@pytest.mark.slow
+def test_differential_corpus_binary_classifier(binary_classifier):
+    app = run_mixed_corpus(binary_classifier, text_flag=True)
+    frame = mixed_frame(seed=11)
+    reply = call(
+        app, "POST", "/invocations", mixed_cases("x", frame)[0].body, [("Content-Type", JSON)]
+    )
+    assert set(json.loads(reply.body)["predictions"]) == {"yes", "no"}
 
 
 def test_check_model_refuses_what_it_cannot_repeat(tmp_path):

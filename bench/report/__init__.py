@@ -17,7 +17,7 @@ from ..stats import Target, median
 from .fmt import Formatter, Page, clear, fmt_mb, fmt_ms, fmt_s, fmt_x, goal, measured, verdict
 from .sections_large import section_large
 from .sections_plots import section_plots
-from .sections_serving import section_serving
+from .sections_serving import section_serving, section_serving_tables
 from .sections_training import section_fixed_costs, section_memory, section_startup, section_sweep
 
 Section = Callable[[Page, RunRecord], None]
@@ -25,6 +25,7 @@ SECTIONS: list[Section] = [
     section_startup,
     section_sweep,
     section_serving,
+    section_serving_tables,
     section_memory,
     section_fixed_costs,
     section_large,

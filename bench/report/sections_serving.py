@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..record import RunRecord
-from ..scenarios import serving
+from ..scenarios import serving, serving_tables
 from ..scenarios.serving import MLFLOW, MLT, ServingResult
+from ..scenarios.serving_tables import TablesResult
 from ..stats import median
 from .fmt import Page, fmt_mb, fmt_ms, fmt_s, fmt_x, spread
 from .sections_training import not_run
@@ -40,6 +41,11 @@ def section_serving(w: Page, record: RunRecord) -> None:
         "depends less on the load generator and on other load. *RSS* is the summed RSS of "
         "the server's process group after the load."
     )
+    figures_of(w, result)
+
+
+def figures_of(w: Page, result: ServingResult) -> None:
+    """One served model's figures: the table per server, the ratios, the commands."""
     for reason in result.unavailable.items():
         w.para(f"*{reason[0]}*: not measured, {reason[1]}.")
     rows = []
@@ -89,3 +95,21 @@ def section_serving(w: Page, record: RunRecord) -> None:
         + f" (largest absolute difference {result.max_prediction_diff:g})."
     )
     w.code("bash", [line for kind, text in result.commands.items() for line in (f"# {kind}", text)])
+
+
+def section_serving_tables(w: Page, record: RunRecord) -> None:
+    w("### Raw tables: a mixed-type regressor and a classifier", "")
+    found: TablesResult | None = record.get(serving_tables.NAME)
+    if found is None:
+        return not_run(w, record, serving_tables.NAME)
+    w.para(
+        "The same measurement, 1 worker, for two models that serve raw rows: a regressor "
+        "(ElasticNet) and a three-class classifier (elastic-net LogisticRegression, answering "
+        "labels) behind the pipeline mlt logs for tables with text and gaps (median imputer "
+        "and scaler for numbers, constant imputers and one-hot with grouped rare and unknown "
+        "categories for text), fitted and logged by bench/scripts/table_models.py. Payloads "
+        "are `dataframe_split` raw rows with text values, nulls and unknown categories."
+    )
+    for kind, result in found.results.items():
+        w(f"#### The {kind}", "")
+        figures_of(w, result)

@@ -15,6 +15,7 @@ import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..context import EXPERIMENT, Context
 from ..loadgen import Load, run_client, run_wrk, wrk_available, wrk_command, wrk_script
@@ -115,15 +116,27 @@ def prepare_model(ctx: Context) -> tuple[str, str, Path]:
 
 
 def run(ctx: Context) -> ServingResult:
+    model_uri, uri, home = prepare_model(ctx)
+    return measure(ctx, model_uri, uri, home, bodies(ctx), list(WORKERS), "serving")
+
+
+def measure(
+    ctx: Context,
+    model_uri: str,
+    uri: str,
+    home: Path,
+    payloads: dict[str, bytes],
+    workers: list[int],
+    tag: str,
+) -> ServingResult:
+    """Both servers on ``model_uri``, each payload under load, per worker count."""
     opts = ctx.options
     use_wrk = opts.use_wrk and wrk_available()
-    model_uri, uri, home = prepare_model(ctx)
-    payloads = bodies(ctx)
     scripts = {}
     for n, (name, body) in enumerate(payloads.items()):
-        body_path = ctx.work / f"payload-{n}.json"
+        body_path = ctx.work / f"{tag}-payload-{n}.json"
         body_path.write_bytes(body)
-        scripts[name] = ctx.work / f"payload-{n}.lua"
+        scripts[name] = ctx.work / f"{tag}-payload-{n}.lua"
         scripts[name].write_text(wrk_script(body_path), encoding="utf-8")
 
     def command(kind: str, port: int, workers: int) -> list[str]:
@@ -148,17 +161,16 @@ def run(ctx: Context) -> ServingResult:
         client = f"Python client ({CONNECTIONS} threads, {opts.requests} requests per round): " + (
             "`--no-wrk` given" if not opts.use_wrk else "wrk is not installed"
         )
-    workers = list(WORKERS)
     result = ServingResult(
         model_uri, client, use_wrk, opts.serve_seconds, opts.requests, list(payloads), workers,
         {kind: shown(kind) for kind in KINDS},
     )  # fmt: skip
     if not ctx.has_option("serve", "--workers"):
         result.unavailable[f"{MLT}, 2 workers"] = "this build of `mlt serve` has no `--workers`"
-    reference: dict[str, list[float]] = {}
+    reference: dict[str, list[Any]] = {}
     configs = [(kind, w) for w in workers for kind in KINDS]
     ctx.log(
-        f"3. serving, {opts.serve_repeat} start(s) per server and worker count, "
+        f"{tag}: {model_uri}, {opts.serve_repeat} start(s) per server and worker count, "
         f"load: {'wrk' if use_wrk else 'Python client'}"
     )
     for i in range(opts.serve_repeat):
@@ -166,10 +178,10 @@ def run(ctx: Context) -> ServingResult:
             if kind == MLT and w > 1 and result.unavailable:
                 continue
             port = free_port()
-            tag = f"serve-{i}-{k}-{kind.split()[0]}-{w}"
+            label = f"{tag}-{i}-{k}-{kind.split()[0]}-{w}"
             ctx.log(f"serve {i + 1}/{opts.serve_repeat}: {kind}, {w} worker(s), port {port}")
             with running_server(
-                command(kind, port, w), port, ctx.env(uri), home, ctx.logs / f"{tag}.err"
+                command(kind, port, w), port, ctx.env(uri), home, ctx.logs / f"{label}.err"
             ) as server:
                 check_predictions(result, reference, kind, port, payloads)
                 loads, cpu = {}, {}
@@ -196,7 +208,7 @@ def run(ctx: Context) -> ServingResult:
 
 def check_predictions(
     result: ServingResult,
-    reference: dict[str, list[float]],
+    reference: dict[str, list[Any]],
     kind: str,
     port: int,
     payloads: dict[str, bytes],
@@ -208,12 +220,17 @@ def check_predictions(
             status, raw = post(conn, body)
             if status != 200:
                 raise BenchError(f"{kind}: /invocations answered {status}: {raw[:300]!r}")
-            values = [float(x) for x in json.loads(raw)["predictions"]]
+            values = json.loads(raw)["predictions"]  # numbers, or a classifier's labels
             expected = reference.setdefault(name, values)
             if len(values) != len(expected):
                 result.identical = False
                 continue
-            diff = max((abs(a - b) for a, b in zip(values, expected, strict=True)), default=0.0)
+            numbers = all(isinstance(x, (int, float)) for x in values + expected)
+            diff = (
+                max((abs(a - b) for a, b in zip(values, expected, strict=True)), default=0.0)
+                if numbers
+                else float(values != expected)
+            )
             result.max_prediction_diff = max(result.max_prediction_diff, diff)
             result.identical = result.identical and values == expected
             for _ in range(WARMUP_REQUESTS):

@@ -63,7 +63,6 @@ def linear_arithmetic(model: Any, n_features: int) -> LinearArithmetic:
     import numpy as np
     from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
 
     if type(model) is Pipeline:
         if model.memory is not None or getattr(model, "transform_input", None):
@@ -74,14 +73,7 @@ def linear_arithmetic(model: Any, n_features: int) -> LinearArithmetic:
     steps: list[tuple[str, np.ndarray]] = []
     names = []
     for step in transforms:
-        if type(step) is not StandardScaler or getattr(step, "_sklearn_output_config", None):
-            raise Unsupported(f"a {type(step).__name__} step")
-        for op, flag, attribute in (("sub", "with_mean", "mean_"), ("div", "with_std", "scale_")):
-            value = getattr(step, attribute, None)
-            if getattr(step, flag):
-                if not isinstance(value, np.ndarray) or value.shape != (n_features,):
-                    raise Unsupported(f"StandardScaler.{attribute} of an unexpected shape")
-                steps.append((op, value.astype(np.float64, copy=False)))
+        steps += scaler_steps(step, n_features)
         names.append("StandardScaler")
     if type(last) not in (ElasticNet, Lasso, LinearRegression, Ridge):
         raise Unsupported(f"a {type(last).__name__} estimator")
@@ -92,6 +84,24 @@ def linear_arithmetic(model: Any, n_features: int) -> LinearArithmetic:
         raise Unsupported("an intercept of an unexpected shape")
     names.append(type(last).__name__)
     return LinearArithmetic(tuple(steps), coef, last.intercept_, " + ".join(names))
+
+
+def scaler_steps(step: Any, n_features: int) -> list[tuple[str, np.ndarray]]:
+    """A ``StandardScaler``'s arithmetic as ("sub", mean_) / ("div", scale_) steps, or
+    Unsupported for any other step."""
+    import numpy as np
+    from sklearn.preprocessing import StandardScaler
+
+    if type(step) is not StandardScaler or getattr(step, "_sklearn_output_config", None):
+        raise Unsupported(f"a {type(step).__name__} step")
+    steps = []
+    for op, flag, attribute in (("sub", "with_mean", "mean_"), ("div", "with_std", "scale_")):
+        value = getattr(step, attribute, None)
+        if getattr(step, flag):
+            if not isinstance(value, np.ndarray) or value.shape != (n_features,):
+                raise Unsupported(f"StandardScaler.{attribute} of an unexpected shape")
+            steps.append((op, value.astype(np.float64, copy=False)))
+    return steps
 
 
 # ---------------------------------------------------------------- the model the fast path serves
@@ -184,6 +194,10 @@ class FastModel:
             raise Unsupported("values that are not finite")
         return self.arithmetic.predict(X)
 
+    def answer(self, X: np.ndarray) -> bytes:
+        """The reply body MLflow's handler writes for this input."""
+        return predictions_body(self.predict(X))
+
     def from_json(self, doc: Any, body: bytes) -> np.ndarray:
         """The input matrix of a parsed JSON request, or Unsupported."""
         if type(doc) is not dict or len(doc) != 1:
@@ -242,7 +256,7 @@ def check_model(path: str) -> ModelCheck:
         return ModelCheck(None, f"{type(exc).__name__}: {str(exc)[:200]}")
 
 
-def _load_fast_model(path: str) -> tuple[FastModel, str]:
+def _load_fast_model(path: str) -> tuple[Any, str]:
     import yaml
 
     with open(os.path.join(path, "MLmodel"), encoding="utf-8") as handle:
@@ -253,7 +267,7 @@ def _load_fast_model(path: str) -> tuple[FastModel, str]:
         raise Unsupported("not a scikit-learn model")
     if pyfunc.get("predict_fn", "predict") != "predict" or sklearn.get("code"):
         raise Unsupported("a custom predict function or code")
-    if sklearn.get("serialization_format") != "skops":
+    if sklearn.get("serialization_format") not in ("skops", "cloudpickle", "pickle"):
         raise Unsupported(f"{sklearn.get('serialization_format')} serialization")
     if meta.get("is_signature_from_type_hint") or meta.get("metadata"):
         raise Unsupported("a type-hint signature or model metadata")
@@ -263,7 +277,14 @@ def _load_fast_model(path: str) -> tuple[FastModel, str]:
     if not signature.get("inputs") or signature.get("params"):
         raise Unsupported("no column signature, or params")
     specs = json.loads(signature["inputs"])
+    if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
+        raise Unsupported("a signature other than columns")
     names = [spec.get("name") for spec in specs]
+    model = _load_sklearn(path, sklearn)
+    if _is_table_pipeline(model):
+        from .fastpath_tables import load_table_model
+
+        return load_table_model(model, specs, _input_example(path, meta, names, raw=True))
     kinds = {spec.get("type") for spec in specs}
     if (
         not kinds <= {"double", "long", "integer"}
@@ -273,11 +294,6 @@ def _load_fast_model(path: str) -> tuple[FastModel, str]:
         or any(set(spec) - {"type", "name", "required"} for spec in specs)
     ):
         raise Unsupported("a signature other than required numeric columns")
-    import skops.io
-
-    model = skops.io.load(
-        os.path.join(path, sklearn["pickled_model"]), trusted=sklearn.get("skops_trusted_types")
-    )
     arithmetic = linear_arithmetic(model, len(names))
     longs = frozenset(s["name"] for s in specs if s["type"] != "double")
     example = _input_example(path, meta, names)
@@ -287,8 +303,32 @@ def _load_fast_model(path: str) -> tuple[FastModel, str]:
     return fast, f"{arithmetic.description} in numpy, equal to the model on {probes} probe rows"
 
 
-def _input_example(path: str, meta: dict[str, Any], names: list[str]) -> list[list[float]]:
-    """The rows of the model's input example (pandas split format), if there is one."""
+def _load_sklearn(path: str, sklearn: dict[str, Any]) -> Any:
+    """The model object, loaded the way ``mlflow.sklearn`` loads it."""
+    file = os.path.join(path, sklearn["pickled_model"])
+    if sklearn["serialization_format"] == "skops":
+        import skops.io
+
+        return skops.io.load(file, trusted=sklearn.get("skops_trusted_types"))
+    import pickle
+
+    with open(file, "rb") as handle:
+        return pickle.load(handle)  # noqa: S301 - what mlflow.sklearn itself does
+
+
+def _is_table_pipeline(model: Any) -> bool:
+    """A pipeline that starts with a ``ColumnTransformer`` (raw columns of any type)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    return type(model) is Pipeline and type(model.steps[0][1]) is ColumnTransformer
+
+
+def _input_example(
+    path: str, meta: dict[str, Any], names: list[Any], raw: bool = False
+) -> list[list[Any]]:
+    """The rows of the model's input example (pandas split format), if there is one, in the
+    signature's column order: as floats, or ``raw`` as the JSON holds them."""
     info = meta.get("saved_input_example_info") or {}
     if info.get("type") != "dataframe" or info.get("pandas_orient") != "split":
         return []
@@ -297,6 +337,8 @@ def _input_example(path: str, meta: dict[str, Any], names: list[str]) -> list[li
             example = json.load(handle)
         columns = example["columns"]
         rows = [[row[columns.index(name)] for name in names] for row in example["data"]]
+        if raw:  # gaps as a JSON client sends them
+            return [[None if v != v else v for v in row] for row in rows]
         return [[float(v) for v in row] for row in rows]
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return []
@@ -332,17 +374,29 @@ def verify(fast: FastModel, model: Any, example: list[list[float]]) -> int:
             warnings.simplefilter("ignore")
             want = model.predict(frame)
         got = fast.predict(np.array(X, dtype=np.float64))
-        if not (
-            isinstance(want, np.ndarray)
-            and want.dtype == got.dtype
-            and want.shape == got.shape
-            and np.array_equal(want, got)
-        ):
+        if not same_bits(want, got):
             raise Unsupported(f"numpy arithmetic differs from the model on {len(X)} rows")
-        if predictions_body(got) != b'{"predictions": ' + json.dumps(want.tolist()).encode() + b"}":
+        if predictions_body(got) != mlflow_body(want):
             raise Unsupported("fast JSON writing differs from json.dumps")
         rows += len(X)
     return rows
+
+
+def same_bits(want: Any, got: np.ndarray) -> bool:
+    """The model's output and the fast path's are the same array, bit for bit."""
+    import numpy as np
+
+    return (
+        isinstance(want, np.ndarray)
+        and want.dtype == got.dtype
+        and want.shape == got.shape
+        and np.array_equal(want, got)
+    )
+
+
+def mlflow_body(predictions: np.ndarray) -> bytes:
+    """What MLflow's handler writes for ``predictions``, the slow way."""
+    return b'{"predictions": ' + json.dumps(predictions.tolist()).encode() + b"}"
 
 
 def predictions_body(predictions: np.ndarray) -> bytes:

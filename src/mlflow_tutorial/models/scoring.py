@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .fastpath import Unsupported, check_model, predictions_body
+from .fastpath import Unsupported, check_model
 
 if TYPE_CHECKING:
     pass
@@ -182,7 +182,7 @@ class ScoringApp:
                 return
             try:
                 X = self.fast.from_json(doc, body) if mime == JSON else self.fast.from_csv(body)
-                reply = predictions_body(self.fast.predict(X))
+                reply = self.fast.answer(X)
             except Exception as exc:  # Unsupported or any doubt: MLflow's handler answers
                 reason = str(exc) if isinstance(exc, Unsupported) else type(exc).__name__
                 self.counts.by_reason[reason] = self.counts.by_reason.get(reason, 0) + 1
