@@ -752,6 +752,49 @@ def test_differential_corpus_binary_classifier(binary_classifier):
     assert set(json.loads(reply.body)["predictions"]) == {"yes", "no"}
 
 
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        pytest.param("minmax", "a MinMaxScaler step", id="other-scaler"),
+        pytest.param("sparse", "sparse output", id="sparse-one-hot"),
+        pytest.param("drop-first", "with drop", id="one-hot-drop"),
+        pytest.param("passthrough", "passthrough columns", id="passthrough"),
+    ],
+)
+def test_table_pipelines_the_fast_path_does_not_repeat(change, reason):
+    """Pipelines outside what the fast path repeats are refused with the reason, before any
+    request: MLflow's handler answers them all."""
+    from sklearn.linear_model import ElasticNet
+    from sklearn.preprocessing import MinMaxScaler
+
+    from mlflow_tutorial.models.fastpath import Unsupported
+    from mlflow_tutorial.models.fastpath_tables import table_arithmetic, table_columns
+
+    frame = mixed_frame(n=80)
+    model = mixed_pipeline(ElasticNet(), ["size", "count"], ["colour", "place"])
+    columns = model.steps[0][1]
+    encoder = columns.transformers[1][1].steps[-1][1]
+    if change == "minmax":
+        columns.transformers[0][1].steps[1] = ("scale", MinMaxScaler())
+    elif change == "sparse":
+        encoder.set_params(sparse_output=True)
+        columns.set_params(sparse_threshold=1.0)
+    elif change == "drop-first":
+        encoder.set_params(drop="first", handle_unknown="ignore", min_frequency=None)
+    else:
+        columns.set_params(remainder="passthrough")
+    model.fit(frame, mixed_target(frame))
+    specs = [
+        {"name": "size", "type": "double", "required": False},
+        {"name": "count", "type": "long"},
+        {"name": "colour", "type": "string", "required": False},
+        {"name": "place", "type": "string"},
+        {"name": "flag", "type": "boolean"},
+    ]
+    with pytest.raises(Unsupported, match=reason):
+        table_arithmetic(model, table_columns(specs))
+
+
 def test_check_model_refuses_what_it_cannot_repeat(tmp_path):
     (tmp_path / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: x\n")
     check = check_model(str(tmp_path))

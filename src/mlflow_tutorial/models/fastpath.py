@@ -5,8 +5,9 @@ A model qualifies when its arithmetic can be repeated in numpy with the same ope
 and memory layout as scikit-learn (``StandardScaler`` steps then a linear regressor), behind a
 signature of required numeric columns without params. At start-up, :func:`check_model` compares
 the numpy arithmetic with the model's own ``predict`` bit for bit on probe rows (the input
-example among them); any difference and the fast path stays off. Parsing requests and the
-protocol are :mod:`mlflow_tutorial.models.scoring`'s.
+example among them); any difference and the fast path stays off. Pipelines of raw tables
+(text, gaps, classes) are :mod:`mlflow_tutorial.models.fastpath_tables`'s. Parsing requests
+and the protocol are :mod:`mlflow_tutorial.models.scoring`'s.
 """
 
 from __future__ import annotations
@@ -237,7 +238,7 @@ class FastModel:
 class ModelCheck:
     """The outcome of the start-up check: a fast model, or why there is none."""
 
-    model: FastModel | None
+    model: Any  # a FastModel, a TableModel, or None
     reason: str
 
     def describe(self) -> str:

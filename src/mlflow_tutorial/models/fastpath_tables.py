@@ -22,6 +22,7 @@ import json
 import math
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
@@ -67,9 +68,7 @@ class NumericBlock:
     def transform(self, values: list[Any], n: int) -> np.ndarray:
         import numpy as np
 
-        block = np.empty((n, len(self.columns)))
-        for j, c in enumerate(self.columns):
-            block[:, j] = values[c]
+        block = np.array([values[c] for c in self.columns], dtype=np.float64).T
         missing = np.isnan(block)
         if missing.any():
             if self.fill is None:
@@ -131,20 +130,24 @@ class TableArithmetic:
         X = np.zeros((n, self.width), order=self.order)
         for block in self.numeric:
             X[:, block.start : block.start + len(block.columns)] = block.transform(values, n)
-        rows = np.arange(n)
-        for onehot in self.onehots:
-            column = values[onehot.column]
+        if self.onehots:  # every 1 of every one-hot block in one assignment
             if source == CSV:
-                found = onehot.positions_csv(column)
+                found = [o.positions_csv(values[o.column]) for o in self.onehots]
             else:
-                found = onehot.positions(column, source)
-            positions = np.array(found, dtype=np.intp)
+                found = [o.positions(values[o.column], source) for o in self.onehots]
+            positions = np.array(found, dtype=np.intp)  # (blocks, rows)
+            columns = positions + self.starts
+            rows = np.arange(n)
+            flat = rows * self.width + columns if self.order == "C" else columns * n + rows
             hit = positions >= 0
-            if hit.all():
-                X[rows, onehot.start + positions] = 1.0
-            elif hit.any():
-                X[rows[hit], onehot.start + positions[hit]] = 1.0
+            X.reshape(-1, order=self.order)[flat if hit.all() else flat[hit]] = 1.0
         return X
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        import numpy as np
+
+        return np.array([[o.start] for o in self.onehots], dtype=np.intp)
 
     def scores(self, X: np.ndarray) -> np.ndarray:
         """What the estimator computes: ``predict`` of a regressor, ``decision_function`` of a
@@ -165,7 +168,8 @@ class TableArithmetic:
         if self.classes is None:
             return predictions_body(scores)
         labels = self.labels
-        return b'{"predictions": [' + b", ".join([labels[i] for i in self.indices(scores)]) + b"]}"
+        found = [labels[i] for i in self.indices(scores).tolist()]
+        return b'{"predictions": [' + b", ".join(found) + b"]}"
 
 
 def table_arithmetic(model: Any, columns: list[Column]) -> TableArithmetic:
@@ -192,6 +196,8 @@ def table_arithmetic(model: Any, columns: list[Column]) -> TableArithmetic:
     width = 0
     for name, step, selected in transformer.transformers_:
         block = transformer.output_indices_.get(name)
+        if name == "remainder" and (step != "drop" or (block and block.stop != block.start)):
+            raise Unsupported("passthrough columns")
         if isinstance(step, str):
             if step != "drop":
                 raise Unsupported(f"a {step!r} transformer")

@@ -2,10 +2,12 @@
 
 ``ScoringApp`` is a small ASGI app. It answers ``/ping``, ``/health`` and ``/version`` itself,
 and ``POST /invocations`` requests of exact known shapes (``dataframe_split``,
-``dataframe_records``, ``instances`` or ``inputs`` records, CSV; numbers only) for a model it
-has checked at start-up: a scikit-learn model whose arithmetic it repeats in numpy
-(``StandardScaler`` steps and a linear regressor), verified bit for bit against the model's own
-``predict``, behind a column signature of numeric columns without params. Everything else, and
+``dataframe_records``, ``instances`` or ``inputs`` records, CSV) for a model it has checked at
+start-up: a scikit-learn model whose arithmetic it repeats in numpy (``StandardScaler`` steps
+and a linear regressor on numeric columns, :mod:`.fastpath`; or a raw-table pipeline with
+imputers, one-hot text and ElasticNet or LogisticRegression labels, :mod:`.fastpath_tables`),
+verified bit for bit against the model's own ``predict``, behind a column signature without
+params. Everything else, and
 anything in doubt, goes to MLflow's scoring app (``mlflow.pyfunc.scoring_server.init``), built
 in the background once the server listens, so both give the same answers.
 
