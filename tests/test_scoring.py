@@ -1014,3 +1014,42 @@ def test_bad_request_catalog_leaves_the_server_answering(served):
     text = log.read_text()
     assert "Traceback" not in text, text[-3000:]
     assert "POST /invocations" not in text  # no access log unless --access-log
+
+
+@pytest.mark.slow
+def test_real_server_answers_raw_rows_like_mlflow(mixed_classifier, tmp_path):
+    """`mlt serve` as a real process on the mixed-type classifier: raw rows with text, nulls
+    and unknown categories get MLflow's own answer, from the fast path."""
+    port = free_port()
+    log = tmp_path / "stderr.log"
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow_tutorial", "serve", "--model", mixed_classifier,
+             "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=tmp_path,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "server not ready"
+                time.sleep(0.3)
+        theirs = mlflow_app(mixed_classifier)
+        frame = mixed_frame(seed=21).head(30)
+        frame.loc[frame.index[::7], "place"] = "Atlantis"
+        for case in mixed_cases("real", frame):
+            status, body = post(port, case.body, case.content_type)
+            expected = call(theirs, "POST", "/invocations", case.body, case.headers)
+            assert (status, body) == (expected.status, expected.body), case.id
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    text = log.read_text()
+    assert "fast path on: imputed and scaled numbers + one-hot text + LogisticRegression" in text
+    assert "Traceback" not in text
