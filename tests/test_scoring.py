@@ -903,6 +903,19 @@ def rss_kb(pid: int) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
+def wait_ready(proc: subprocess.Popen, port: int, log: Path) -> None:
+    """Until the server answers /ping (its log tail if it dies first)."""
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, log.read_text()[-2000:]
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "server not ready"
+            time.sleep(0.3)
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """`mlt serve` on a store holding the diabetes champion, as a real process."""
@@ -931,15 +944,7 @@ def served(tmp_path_factory):
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log.read_text()[-2000:]
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "server not ready"
-                time.sleep(0.3)
+        wait_ready(proc, port, log)
         yield port, proc, log
     finally:
         proc.terminate()
@@ -1031,15 +1036,7 @@ def test_real_server_answers_raw_rows_like_mlflow(mixed_classifier, tmp_path):
             start_new_session=True,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log.read_text()[-2000:]
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "server not ready"
-                time.sleep(0.3)
+        wait_ready(proc, port, log)
         theirs = mlflow_app(mixed_classifier)
         frame = mixed_frame(seed=21).head(30)
         frame.loc[frame.index[::7], "place"] = "Atlantis"
