@@ -89,6 +89,7 @@ class OneHot:
 
     column: int
     start: int
+    width: int
     table: dict[Any, int]
     null: int  # None as the model sees it
     gap: int  # NaN as the model sees it
@@ -214,13 +215,19 @@ def table_arithmetic(model: Any, columns: list[Column]) -> TableArithmetic:
             raise Unsupported("output blocks out of order")
         positions = tuple(names.index(s) for s in selected)
         steps = list(step.steps) if type(step) is Pipeline else [(name, step)]
-        if type(step) is Pipeline and (step.memory is not None or step.transform_input):
+        if type(step) is Pipeline and (
+            step.memory is not None or getattr(step, "transform_input", None)
+        ):
             raise Unsupported("a pipeline with memory or transformed inputs")
         if _is_onehot(steps[-1][1]):
             found = _onehots(step, steps, positions, columns, width)
             onehots += found
+            end = found[-1].start + found[-1].width
         else:
             numeric.append(_numeric(steps, positions, columns, width))
+            end = width + len(positions)
+        if end != block.stop:
+            raise Unsupported("an output block of an unexpected width")
         width = block.stop
     if not numeric and not onehots:
         raise Unsupported("no columns transformed")
@@ -246,7 +253,8 @@ def table_arithmetic(model: Any, columns: list[Column]) -> TableArithmetic:
     labels = () if classes is None else tuple(json.dumps(c).encode() for c in classes.tolist())
     parts = []
     if numeric:
-        parts.append("imputed and scaled numbers")
+        scaled = any(block.steps for block in numeric)
+        parts.append("imputed and scaled numbers" if scaled else "imputed numbers")
     if onehots:
         parts.append("one-hot text")
     parts.append(type(last).__name__ + (" (class labels)" if classes is not None else ""))
@@ -365,7 +373,16 @@ def _onehots(
         spots = [int(row.argmax()) if row.any() else -1 for row in ones]
         *table, null, gap, unknown = spots
         found.append(
-            OneHot(p, offset, dict(zip(known, table, strict=True)), null, gap, unknown, null_is_gap)
+            OneHot(
+                p,
+                offset,
+                widths[j],
+                dict(zip(known, table, strict=True)),
+                null,
+                gap,
+                unknown,
+                null_is_gap,
+            )
         )
         offset += widths[j]
     return found
