@@ -10,8 +10,8 @@ depend on:
   own definition); only the string-column check looked further, and a frame without object
   columns has no string column;
 - the schema and the signature depend on the columns, their types and whether a column has
-  missing values: :func:`mlflow_tutorial.data.load_dataset` refuses missing values, so a sample
-  of rows gives the same schema as the whole frame.
+  missing values: a sample of rows with, for each column that has a gap, a row with one gives
+  the same schema as the whole frame (loaded data has one type per column).
 """
 
 from __future__ import annotations
@@ -71,16 +71,28 @@ def dataset_input(data: Dataset) -> Any:
             name=data.name,
             digest=pandas_digest(data.frame),
         )
-    if not data.frame.isna().to_numpy().any():
-        # PandasDataset.schema is a cached property: setting it is what computing it stores.
-        dataset.schema = _infer_schema(data.frame.head(SAMPLE_ROWS))
+    # PandasDataset.schema is a cached property: setting it is what computing it stores.
+    dataset.schema = _infer_schema(sample_rows(data.frame))
     return dataset
 
 
 def sample_signature(model: Any, X: pd.DataFrame) -> Any:  # noqa: N803 (scikit-learn's naming)
-    """The model signature MLflow infers from ``X`` and ``model.predict(X)``, from a sample of
-    ``X`` (the same signature when ``X`` has no missing values, as loaded data never has)."""
+    """The model signature MLflow infers from ``X`` and ``model.predict(X)``, from
+    :func:`sample_rows` of ``X``."""
     from mlflow.models import infer_signature
 
-    sample = X if X.isna().to_numpy().any() else X.head(SAMPLE_ROWS)
+    sample = sample_rows(X)
     return infer_signature(sample, model.predict(sample))
+
+
+def sample_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The first ``SAMPLE_ROWS`` rows, plus the first row with a gap in each column that has
+    one: the schema inferred from it (types, and which columns are optional) is the whole
+    frame's, as long as each column holds one type (as loaded data does)."""
+    sample = frame.head(SAMPLE_ROWS)
+    gaps = frame.isna()
+    columns = [c for c in frame.columns if gaps[c].any() and not sample[c].isna().any()]
+    if not columns:
+        return sample
+    extra = sorted({int(gaps[c].to_numpy().argmax()) for c in columns})
+    return frame.iloc[[*range(len(sample)), *extra]]
