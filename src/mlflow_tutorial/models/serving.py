@@ -53,7 +53,7 @@ def example_request(path: str, rows: int = 2) -> dict[str, Any] | None:
         metadata = Model.load(path)
     except Exception:  # a model without readable metadata only costs the hint
         return None
-    example = None
+    example: Any = None
     try:
         example = metadata.load_input_example(path)
     except Exception:  # an example that cannot be read only costs the hint
