@@ -36,7 +36,7 @@ def mixed_rows(
     ``target``: regression (a number), binary (``yes``/``no``), multiclass (three species),
     boolean (``True``/``False``) or integer (``0``/``1``). With ``gaps``, about one cell in
     twelve of each feature column is empty, and so is the target of rows 7 and 19. ``rare``
-    puts one ``Braga`` and one ``Coimbra`` in ``city`` (grouped as rare categories).
+    puts two ``Braga`` and one ``Coimbra`` in ``city`` (grouped as rare categories).
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}")
@@ -48,8 +48,8 @@ def mixed_rows(
         size = rng.uniform(1, 10)
         weight = rng.gauss(50, 10)
         city = CITIES[i % 3]
-        if rare and i in (5, 11):
-            city = CITIES[3 + (i == 11)]
+        if rare and i in (5, 9, 13):
+            city = CITIES[3 + (i == 9)]
         colour = rng.choice(COLOURS)
         indoor = rng.random() < 0.5
         score = (size - 5.5) + (2.0 if city == "Lisbon" else -1.0 if city == "Faro" else 0.0)

@@ -103,6 +103,10 @@ class ColumnReport:
         return out
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def _names(values: list[Any], limit: int = 12) -> str:
     shown = ", ".join(str(v) for v in values[:limit])
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
@@ -235,9 +239,17 @@ def _feature(
         if with_commas.notna().mean() > as_numbers.notna().mean():
             text = text.str.replace(",", ".", regex=False)
         bad = pd.to_numeric(text.str.strip(), errors="coerce").isna()
+        if not bad.any():  # 1,234 between commas: a decimal comma or a thousands separator?
+            raise DataError(
+                f"column {column!r} of {name} holds numbers with a comma (e.g. "
+                f"{values.iloc[0]!r}) in a comma-separated file: write them without thousands "
+                f"separators, use ; between fields for a decimal comma, or leave it out with "
+                f"--drop {column}"
+            )
         raise DataError(
-            f"column {column!r} of {name} is numbers written as text: {int(bad.sum()):,} "
-            f"values are not numbers (e.g. {text[bad].iloc[0]!r}); write gaps as empty cells "
+            f"column {column!r} of {name} is numbers written as text, but "
+            f"{_count(int(bad.sum()), 'value is', 'values are')} not a number "
+            f"(e.g. {text[bad].iloc[0]!r}); write gaps as empty cells "
             f"or NA, or leave it out with --drop {column}"
         )
     if sample.str.match(_DATE).mean() >= DATE_SHARE:
@@ -375,7 +387,7 @@ def check_classes_split(y: pd.Series, target: str, test_size: float) -> None:
     if len(rare):
         label = rare.index[0]
         raise DataError(
-            f"class {label!r} of target {target!r} has {int(rare.iloc[0])} row; each class "
+            f"class {label!r} of target {target!r} has 1 row; each class "
             "needs at least 2 rows for a stratified split"
             + (f" ({len(rare)} classes have fewer)" if len(rare) > 1 else "")
         )
