@@ -226,3 +226,49 @@ def test_cases_cover_what_the_tables_need() -> None:
     assert covered == {"binary", "multiclass", "boolean", "integer", "regression"}
     assert any(c.csv.get("decimal_comma") for c in CASES)
     assert any("id" in c.csv.get("extra", {}) for c in CASES)
+
+
+def test_classifier_runs_rank_by_their_own_metrics(tmp_path, isolated_store):
+    """Default metric per task (rmse; log_loss for a classifier), directions (accuracy
+    descending), and runs of different tasks never compete."""
+    csv = mixed_csv(tmp_path / "pets.csv", rows=120, target="binary")
+    grid = _mlt(
+        "train", "--data", str(csv), "--target", "y", "--alpha", "0.001,0.1,1", "--no-plots"
+    )
+    assert grid.exit_code == 0, grid.stderr
+    regression = mixed_csv(tmp_path / "sizes.csv", rows=120, target="regression")
+    assert _mlt("train", "--data", str(regression), "--target", "y", "--no-plots").exit_code == 0
+
+    # The newest run is a regressor: rmse, and the classifiers have no say.
+    compared = json.loads(_mlt("compare", "-f", "json").stdout)
+    assert compared[0]["params"]["task"] == "regression"
+    assert all("rmse" not in r["metrics"] for r in compared[1:])
+
+    by_loss = json.loads(_mlt("compare", "--metric", "log_loss", "-f", "json").stdout)
+    losses = [r["metrics"]["log_loss"] for r in by_loss if "log_loss" in r["metrics"]]
+    assert len(losses) == 3 and losses == sorted(losses)
+    by_accuracy = json.loads(_mlt("compare", "--metric", "accuracy", "-f", "json").stdout)
+    accuracies = [r["metrics"]["accuracy"] for r in by_accuracy if "accuracy" in r["metrics"]]
+    assert accuracies == sorted(accuracies, reverse=True)
+
+    best = _mlt("register", "--dataset", "pets", "-f", "json")
+    assert best.exit_code == 0, best.stderr
+    version = json.loads(best.stdout)
+    assert version["name"] == "pets-logistic"
+    assert version["metrics"]["log_loss"] == losses[0]
+    again = _mlt("register", "--dataset", "pets", "-f", "table")
+    assert "Already registered; pets-logistic version 1 (best by log_loss among runs on pets)" in (
+        again.stderr
+    )
+
+    plot = _mlt(
+        "compare",
+        "--metric",
+        "roc_auc",
+        "--filter",
+        "tags.`mlt.task` = 'classification'",
+        "--plot",
+        str(tmp_path / "sweep.png"),
+    )
+    assert plot.exit_code == 0, plot.stderr
+    assert "Wrote a line of roc_auc over alpha (3 runs)" in plot.stderr

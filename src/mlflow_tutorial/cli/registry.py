@@ -59,7 +59,8 @@ def register(
         typer.Option(
             "--name",
             metavar="NAME",
-            help="Registered model name \\[default: <dataset>-elasticnet]",
+            help="Registered model name \\[default: <dataset>-elasticnet, or <dataset>-logistic "
+            "for a classifier]",
             show_default=False,
         ),
     ] = None,
