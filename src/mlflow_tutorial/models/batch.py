@@ -217,7 +217,7 @@ def model_inputs(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
     become floats where the model expects floats (MLflow's schema check refuses int64 for
     double), decimal-comma numbers (``3,5``) become floats, and string columns hold text
     (``True``/``False`` for booleans, ``7`` for a code read as a number), gaps as NaN. Gaps
-    are refused only in columns the signature requires."""
+    are refused in the columns the signature requires, unless the model imputes them."""
     import pandas as pd
 
     schema = model.metadata.get_input_schema()
@@ -250,9 +250,21 @@ def model_inputs(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
             features[spec.name] = column
     if not_numeric:
         raise DataError(f"input columns must be numeric; not numeric: {', '.join(not_numeric)}")
-    required = [s.name for s in schema.inputs if getattr(s, "required", True)]
-    check_no_missing(features[required], "input")
+    if not _imputes(model):
+        required = [s.name for s in schema.inputs if getattr(s, "required", True)]
+        check_no_missing(features[required], "input")
     return features
+
+
+def _imputes(model: Any) -> bool:
+    """Whether the model fills gaps itself: a Pipeline that starts with a ColumnTransformer
+    (as ``mlt train`` logs for tables with text, booleans or gaps)."""
+    try:
+        raw = model.get_raw_model()
+    except Exception:  # not every flavor has a raw model: then gaps are the model's business
+        return False
+    steps: list[Any] = getattr(raw, "steps", None) or []
+    return bool(steps) and type(steps[0][1]).__name__ == "ColumnTransformer"
 
 
 def _as_text(column: pd.Series) -> pd.Series:
