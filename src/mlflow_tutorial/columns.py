@@ -267,14 +267,15 @@ def _feature(
 
 
 def _strings(series: pd.Series) -> pd.Series:
-    """``object`` dtype holding ``str``, NaN for gaps (what the encoder is fed)."""
+    """``object`` dtype holding ``str``, NaN for gaps (what the encoder is fed); values as
+    written in the file (a client sends them the same way)."""
     import numpy as np
+    import pandas as pd
 
-    out = series.astype(object)
-    mask = out.isna()
-    out = out.where(mask, out.astype(str).str.strip()).astype(object)
-    out[mask] = np.nan
-    return out
+    values = series.to_numpy(dtype=object, na_value=np.nan)
+    if pd.api.types.infer_dtype(values, skipna=True) != "string":  # numbers among the text
+        values = series.map(str, na_action="ignore").to_numpy(dtype=object, na_value=np.nan)
+    return pd.Series(values, index=series.index, dtype=object, name=series.name)
 
 
 def _comma_numbers(text: pd.Series, comma_delimited: bool) -> bool:

@@ -33,6 +33,7 @@ TOP_COEFFICIENTS = 20  # bars drawn; the rest are counted in the title
 MAX_MATRIX_CLASSES = 20  # confusion matrix: the most frequent classes, the rest as "other"
 MAX_CURVES = 10  # ROC: per-class curves drawn (the most frequent classes)
 MAX_LABEL = 28  # characters of a tick label
+DERIVED_PARAMS = {"C"}  # follows alpha (C = 1 / (alpha * n_train)): not a swept param
 # Scatter plots draw at most this many test points: cheap on million-row data, and a cloud of
 # a few thousand points already shows the shape.
 MAX_POINTS = 2000
@@ -341,7 +342,7 @@ def _number(value: str | None) -> float | None:
 
 def swept_params(runs: Sequence[RunSummary]) -> list[str]:
     """The numeric params whose values differ between ``runs`` (alpha before l1_ratio)."""
-    names = sorted({name for run in runs for name in run.params})
+    names = sorted({name for run in runs for name in run.params} - DERIVED_PARAMS)
     swept = []
     for name in names:
         values = [run.params.get(name) for run in runs]
