@@ -75,6 +75,14 @@ def _case(name: str, tmp_path: Path) -> tuple[Path, list[str]]:
             _table(tmp_path, z=[*(str(i) for i in range(n - 1)), "?"], y=yes_no),
             [],
         ),
+        "too-few-rows-for-the-classes": lambda: (
+            _write(
+                tmp_path / "t.csv",
+                ["x", "y"],
+                [[v, f"c{i % 10}"] for i, v in enumerate(_numbers(20))],
+            ),
+            [],
+        ),
         "fractional-classes": lambda: (
             _table(tmp_path, y=[i / 2 for i in range(n)]),
             ["--task", "classification"],
@@ -100,6 +108,9 @@ BAD = {
     "into features; leave it out with --drop day",
     "numbers-with-a-word": "column 'z' of t is numbers written as text, but 1 value is not a "
     "number (e.g. '?'); write gaps as empty cells or NA, or leave it out with --drop z",
+    "too-few-rows-for-the-classes": "too few rows for a stratified split of 10 classes: test "
+    "size 0.25 leaves 15 rows for training and 5 for testing (each side needs a row of every "
+    "class)",
     "fractional-classes": "target column 'y' has numbers that are not whole: a classification "
     "target must be text, boolean or whole numbers",
 }
