@@ -306,3 +306,27 @@ def test_run_records_columns_signature_and_example(tmp_path, isolated_store):
     example = model.input_example
     assert list(example.columns) == list(inputs) and example.isna().to_numpy().any()
     assert set(model.predict(example)) <= {"yes", "no"}
+
+
+def test_the_tutorial_run_records_what_it_always_did(tmp_path, isolated_store):
+    """Numbers without gaps: the same Pipeline, params, tags and artifacts as before tables."""
+    import mlflow
+
+    result = train(0.5, 0.5, TrainOptions(plots=False), Tracking.resolve())
+    assert list(result.params) == [
+        "alpha",
+        "l1_ratio",
+        "test_size",
+        "random_state",
+        "standardize",
+        "dataset",
+        "target",
+        "n_rows",
+        "n_features",
+    ]
+    assert set(result.tags) == {"mlt.version", "mlt.dataset", "mlt.model_uri"}
+    assert "task" not in result.to_dict()
+    artifacts = [a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id)]
+    assert "columns.json" not in artifacts
+    model = mlflow.sklearn.load_model(result.model_uri)
+    assert [name for name, _ in model.steps] == ["scaler", "elasticnet"]

@@ -130,7 +130,7 @@ def test_own_table_through_the_lifecycle(case: Case, isolated_store, tmp_path, f
     trained = _mlt("train", "--data", str(csv), "--target", "y", "-f", "json", *case.train)
     assert trained.exit_code == 0, trained.stderr
     result = json.loads(trained.stdout)
-    assert result["task"] == case.task and result["tags"]["mlt.task"] == case.task
+    assert result["params"]["task"] == case.task and result["tags"]["mlt.task"] == case.task
     if case.csv.get("gaps", True):
         assert result["params"]["rows_without_target"] == 2
         assert trained.stderr.count("left out 2 rows whose target 'y' is missing") == 1

@@ -91,7 +91,6 @@ class TrainResult:
     sweep_id: str | None = None
     parent_run_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
-    task: str = "regression"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -496,12 +495,14 @@ def _fit_and_log(
         )
         if report.task == "classification":
             params["n_classes"] = len(report.classes or ())
-            params["C"] = model[-1].C
+            params["C"] = float(f"{model[-1].C:.6g}")  # 1 / (alpha * n_train), rounded
         if report.dropped:
             params["dropped"] = _cut(",".join(report.dropped))
     if report is not None and report.rows_without_target:
         params["rows_without_target"] = report.rows_without_target
-    tags = {TAG_VERSION: __version__, TAG_DATASET: data.name, TAG_TASK: data.task}
+    tags = {TAG_VERSION: __version__, TAG_DATASET: data.name}
+    if "task" in params:  # the tutorial's runs stay as they were: no tag means regression
+        tags[TAG_TASK] = data.task
     if not converged:
         tags["mlt.converged"] = "false"
     if context.sweep_id:
@@ -542,7 +543,6 @@ def _fit_and_log(
         sweep_id=context.sweep_id,
         parent_run_id=_parent_of(run),
         tags=tags,
-        task=data.task,
     )
 
 
