@@ -129,7 +129,6 @@ def prepare(
     target: str,
     drop: list[str] | None = None,
     task: str | None = None,
-    decimal_comma: list[str] | None = None,
 ) -> tuple[pd.DataFrame, ColumnReport]:
     """The table as the model is fed it (features, then the target; numeric columns float64,
     categorical ones ``object`` holding ``str`` with NaN gaps) and what was done to it."""
@@ -159,7 +158,7 @@ def prepare(
         frame = frame.loc[~missing_target]
         y = frame[target]
 
-    commas = list(decimal_comma or [])
+    commas: list[str] = []  # columns read with a decimal comma
     comma_delimited = frame.attrs.get("delimiter", ",") == ","
     columns: dict[str, pd.Series] = {}
     numeric, categorical, boolean = [], [], []
