@@ -11,7 +11,14 @@ from typer.testing import CliRunner
 from mlflow_tutorial.cli import app
 from mlflow_tutorial.errors import InvalidParameterError
 from mlflow_tutorial.tracking.comparison import RunSummary
-from mlflow_tutorial.tracking.plots import MAX_POINTS, PLOT_FILES, model_figures, sweep_plot
+from mlflow_tutorial.tracking.plots import (
+    MAX_MATRIX_CLASSES,
+    MAX_POINTS,
+    PLOT_FILES,
+    TOP_COEFFICIENTS,
+    model_figures,
+    sweep_plot,
+)
 from mlflow_tutorial.tracking.training import build_pipeline, train
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -74,6 +81,67 @@ def test_coefficients_are_sorted_by_size_and_show_l1_zeros() -> None:
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert set(labels[-2:]) == {"a", "b"}
     assert ax.get_title().startswith("Coefficients by size: 2 of 4 are zero")
+
+
+def test_coefficients_of_a_wide_table_show_the_largest_and_count_the_rest() -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(400, 300)), columns=[f"feature_{i}" for i in range(300)])
+    y = X.iloc[:, :5].sum(axis=1) + rng.normal(size=400)
+    model = build_pipeline(0.1, 0.5, True, 0).fit(X, y)
+    zeros = int(np.sum(model[-1].coef_ == 0))
+    assert zeros > 200  # most are zero: the chart is about the few that are not
+    ax = model_figures(model, X, y, {"rmse": 1.0, "r2": 0.5})["coefficients.png"].axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == TOP_COEFFICIENTS and len(ax.patches) == TOP_COEFFICIENTS
+    assert set(labels[-5:]) == {f"feature_{i}" for i in range(5)}  # the largest on top
+    assert ax.get_title() == (
+        f"Largest 20 of 300 coefficients by size ({zeros} are zero; 280 more not shown)"
+    )
+
+
+def _classifier(n_classes: int, rows: int = 400):
+    import numpy as np
+    import pandas as pd
+
+    from mlflow_tutorial.columns import ColumnReport
+
+    rng = np.random.default_rng(2)
+    classes = [f"class {i:02d}" for i in range(n_classes)]
+    y = pd.Series([classes[i % n_classes] for i in range(rows)])
+    city = pd.Series(rng.choice(["Lisbon", "Porto", "Faro", "Braga"], rows), dtype=object)
+    X = pd.DataFrame({"a": y.str[-2:].astype(float) + rng.normal(0, 0.5, rows), "city": city})
+    report = ColumnReport("classification", "y", ["a"], ["city"], classes=classes)
+    return build_pipeline(0.001, 0.5, True, 0, report, rows).fit(X, y), X, y
+
+
+def test_classification_figures_are_a_confusion_matrix_roc_and_coefficients() -> None:
+    model, X, y = _classifier(2)
+    figures = model_figures(model, X, y, {"accuracy": 0.9, "f1_macro": 0.8}, "classification")
+    assert list(figures) == ["confusion_matrix.png", "roc.png", "coefficients.png"]
+    matrix = figures["confusion_matrix.png"].axes[0]
+    assert [t.get_text() for t in matrix.get_yticklabels()] == ["class 00", "class 01"]
+    assert sum(int(t.get_text()) for t in matrix.texts) == len(y)  # every row counted once
+    roc = figures["roc.png"].axes[0]
+    assert roc.get_title() == "ROC curve, positive class 'class 01'"
+    coefficients = figures["coefficients.png"].axes[0]
+    names = {t.get_text() for t in coefficients.get_yticklabels()}
+    assert names == {"a", "city = Lisbon", "city = Porto", "city = Faro", "city = Braga"}
+
+
+def test_many_classes_stay_legible() -> None:
+    model, X, y = _classifier(60, rows=600)
+    figures = model_figures(model, X, y, {"accuracy": 0.1, "f1_macro": 0.1}, "classification")
+    matrix = figures["confusion_matrix.png"].axes[0]
+    labels = [t.get_text() for t in matrix.get_yticklabels()]
+    assert len(labels) == MAX_MATRIX_CLASSES and labels[-1] == "(other)"
+    assert "41 classes as (other)" in matrix.get_title()
+    assert sum(int(t.get_text()) for t in matrix.texts) == len(y)
+    roc = figures["roc.png"].axes[0]
+    assert len(roc.get_lines()) == 10 + 1  # ten classes and the diagonal
+    assert "(50 classes not shown)" in roc.get_title()
 
 
 def _run(i: int, metric: float, **params: object) -> RunSummary:

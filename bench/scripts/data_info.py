@@ -18,7 +18,10 @@ if path:
     with open(path, encoding="utf-8-sig", errors="replace") as handle:
         sep = sniff_delimiter("".join(line for _, line in zip(range(20), handle, strict=False)))
 data = load_dataset("diabetes" if not path else None, path, target)
-head = data.X.head(rows).to_dict(orient="split")
+first = data.X.head(rows)
+if first.isna().to_numpy().any():  # a gap is sent as null (JSON has no NaN)
+    first = first.astype(object).where(first.notna(), None)
+head = first.to_dict(orient="split")
 json.dump(
     {
         "columns": head["columns"],

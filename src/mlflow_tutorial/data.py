@@ -2,7 +2,8 @@
 
 The built-in data set is scikit-learn's bundled diabetes regression data, in its original
 units, so ``mlt train`` works offline. Any CSV file or URL with a numeric target column can be
-used instead; its delimiter (``,``, ``;``, tab or ``|``) is detected.
+used instead; its delimiter (``,``, ``;``, tab or ``|``) is detected. What a CSV's columns
+become (numeric or categorical features, refused columns, the task) is :mod:`.columns`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .columns import ColumnReport, check_classes_split, parse_drop, prepare
 from .errors import DataError, InvalidParameterError, first_line
 from .names import DEFAULT_DATASET
 
@@ -30,12 +32,18 @@ HEAD_BYTES = 64 * 1024  # what is read as text to check a CSV and find its delim
 
 @dataclass(frozen=True)
 class Dataset:
-    """A validated table: numeric feature columns plus one numeric target column."""
+    """A validated table: feature columns (numeric float64, categorical ``object`` str) plus
+    one target column, and what was done to its columns."""
 
     name: str
     source: str
     frame: pd.DataFrame
     target: str
+    report: ColumnReport | None = None
+
+    @property
+    def task(self) -> str:
+        return self.report.task if self.report else "regression"
 
     @property
     def features(self) -> list[str]:
@@ -66,21 +74,36 @@ def load_dataset(
     dataset: str | None = DEFAULT_DATASET,
     path: str | None = None,
     target: str | None = None,
+    drop: list[str] | None = None,
+    task: str | None = None,
+    decimal: str = ".",
 ) -> Dataset:
     """Load and validate a data set.
 
     ``path`` (a CSV file or URL) takes precedence over ``dataset`` (a built-in name). For a CSV
-    the target defaults to a column named ``target``, else the last column.
+    the target defaults to a column named ``target``, else the last column. ``drop`` names
+    columns to leave out; ``task`` (regression or classification) overrides what the target
+    implies; ``decimal=","`` reads decimal commas (they are detected when unambiguous).
     """
+    drop = parse_drop(drop)
+    if decimal not in (".", ","):
+        raise InvalidParameterError(f"decimal must be . or , (got {decimal!r})")
     if path:
-        return _validate(*_read_csv(path), target=target)
+        return _validate(*_read_csv(path, decimal), target=target, drop=drop, task=task)
     name = dataset or DEFAULT_DATASET
     if name not in BUILTIN_DATASETS:
         raise DataError(
             f"unknown built-in data set {name!r} (available: {', '.join(BUILTIN_DATASETS)}); "
             "use --data for a CSV file or URL"
         )
-    return _validate(name, "sklearn.datasets.load_diabetes(scaled=False)", _load_diabetes(), target)
+    return _validate(
+        name,
+        "sklearn.datasets.load_diabetes(scaled=False)",
+        _load_diabetes(),
+        target,
+        drop=drop,
+        task=task,
+    )
 
 
 def check_test_size(test_size: float) -> None:
@@ -105,12 +128,16 @@ def check_split(n_rows: int, test_size: float) -> tuple[int, int]:
 
 
 def split(data: Dataset, test_size: float, random_state: int | None) -> Split:
-    """A reproducible train/test split."""
+    """A reproducible train/test split, stratified by class for classification."""
     from sklearn.model_selection import train_test_split
 
     check_split(data.n_rows, test_size)
+    stratify = None
+    if data.task == "classification":
+        check_classes_split(data.y, data.target, test_size)
+        stratify = data.y
     X_train, X_test, y_train, y_test = train_test_split(
-        data.X, data.y, test_size=test_size, random_state=random_state
+        data.X, data.y, test_size=test_size, random_state=random_state, stratify=stratify
     )
     return Split(X_train, X_test, y_train, y_test)
 
@@ -132,7 +159,7 @@ def dataset_name_from(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "data"
 
 
-def _read_csv(path: str) -> tuple[str, str, pd.DataFrame]:
+def _read_csv(path: str, decimal: str = ".") -> tuple[str, str, pd.DataFrame]:
     """Parse a CSV file or URL. Only its first bytes are looked at as text (binary check,
     delimiter, header); pandas parses the rest straight from the file."""
     import pandas as pd
@@ -159,6 +186,11 @@ def _read_csv(path: str) -> tuple[str, str, pd.DataFrame]:
     if not text.strip():
         raise DataError(f"data file is empty: {path}")
     delimiter = sniff_delimiter(text)
+    if decimal == delimiter:
+        raise InvalidParameterError(
+            f"--decimal {decimal} is also the delimiter of {path}; a decimal comma needs ; "
+            "or tab between fields"
+        )
     header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=delimiter), [])
     names = [name.strip() for name in header]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -166,16 +198,17 @@ def _read_csv(path: str) -> tuple[str, str, pd.DataFrame]:
         raise DataError(f"duplicate column names in {path}: {', '.join(duplicates)}")
     try:
         try:
-            frame = pd.read_csv(body, sep=delimiter, encoding=encoding)
+            frame = pd.read_csv(body, sep=delimiter, encoding=encoding, decimal=decimal)
         except UnicodeDecodeError:  # not UTF-8 after the first bytes
             if isinstance(body, io.BytesIO):
                 body.seek(0)
-            frame = pd.read_csv(body, sep=delimiter, encoding="latin-1")
+            frame = pd.read_csv(body, sep=delimiter, encoding="latin-1", decimal=decimal)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise DataError(f"cannot parse {path} as CSV: {first_line(exc)}") from exc
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
+    frame.attrs["delimiter"] = delimiter  # a ; file writes 1,234 for 1.234: see columns.py
     return dataset_name_from(path), source, frame
 
 
@@ -229,7 +262,14 @@ def check_no_missing(frame: pd.DataFrame, name: str) -> None:
         )
 
 
-def _validate(name: str, source: str, frame: pd.DataFrame, target: str | None) -> Dataset:
+def _validate(
+    name: str,
+    source: str,
+    frame: pd.DataFrame,
+    target: str | None,
+    drop: list[str] | None = None,
+    task: str | None = None,
+) -> Dataset:
     import numpy as np
     import pandas as pd
 
@@ -240,27 +280,26 @@ def _validate(name: str, source: str, frame: pd.DataFrame, target: str | None) -
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns))
         raise DataError(f"target column {target!r} not found in {name}; columns: {columns}")
-    features = [c for c in frame.columns if c != target]
-    if not features:
-        raise DataError(f"{name} has no feature columns besides the target {target!r}")
-    not_numeric = [
-        f"{c} ({frame[c].dtype})"
-        for c in features
-        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
-    ]
-    if not_numeric:
-        raise DataError(
-            f"feature columns must be numeric; not numeric in {name}: {', '.join(not_numeric)}"
+    types = pd.api.types
+    features = [c for c in frame.columns if c != target and c not in (drop or ())]
+    plain = (
+        not drop
+        and task in (None, "regression")
+        and bool(features)
+        and all(
+            types.is_numeric_dtype(frame[c]) and not types.is_bool_dtype(frame[c])
+            for c in frame.columns
         )
-    if not pd.api.types.is_numeric_dtype(frame[target]) or pd.api.types.is_bool_dtype(
-        frame[target]
-    ):
-        raise DataError(f"target column {target!r} must be numeric, it is {frame[target].dtype}")
+        and not frame.isna().to_numpy().any()
+    )
+    if not plain:
+        prepared, report = prepare(frame, name, str(target), drop, task)
+        return Dataset(name, source, prepared, str(target), report)
+    # The tutorial's case, all numbers without gaps: target last, everything float64, without
+    # copying a frame that already is so.
     low, high = frame[target].min(), frame[target].max()
     if not low < high:  # one distinct value, or none
         raise DataError(f"target column {target!r} is constant in {name}: nothing to learn")
-    check_no_missing(frame, name)
-    # Target last, everything float64, without copying a frame that already is so.
     ordered = [*features, target]
     numeric = frame if list(frame.columns) == ordered else frame[ordered]
     not_float = {c: "float64" for c in ordered if numeric[c].dtype != "float64"}
@@ -269,4 +308,7 @@ def _validate(name: str, source: str, frame: pd.DataFrame, target: str | None) -
     infinite = [c for c in ordered if np.isinf(numeric[c].to_numpy()).any()]
     if infinite:
         raise DataError(f"infinite values in {name}: {', '.join(infinite)}")
-    return Dataset(name=name, source=source, frame=numeric, target=str(target))
+    report = ColumnReport(
+        task="regression", target=str(target), numeric=list(features), categorical=[]
+    )
+    return Dataset(name=name, source=source, frame=numeric, target=str(target), report=report)

@@ -8,6 +8,7 @@ TAG_VERSION = "mlt.version"
 TAG_DATASET = "mlt.dataset"
 TAG_SWEEP = "mlt.sweep_id"
 TAG_MODEL_URI = "mlt.model_uri"
+TAG_TASK = "mlt.task"  # regression or classification (runs without it: regression)
 
 # On registered model versions (registry).
 TAG_SOURCE_RUN = "mlt.source_run"
@@ -19,15 +20,18 @@ TAG_PARENT_RUN = "mlflow.parentRunId"
 # The logged model's name in a run (``mlflow.sklearn.log_model(name=MODEL_NAME)``).
 MODEL_NAME = "model"
 
-# Registered models: ``<dataset>-elasticnet``, alias ``champion``.
+# Registered models: ``<dataset>-elasticnet`` (``<dataset>-logistic`` for a classifier),
+# alias ``champion``.
 MODEL_SUFFIX = "elasticnet"
+MODEL_SUFFIXES = {"regression": MODEL_SUFFIX, "classification": "logistic"}
 DEFAULT_ALIAS = "champion"
 DEFAULT_DATASET = "diabetes"
 
 
-def default_model_name(dataset: str | None) -> str:
-    """The registered-model name mlt uses for a data set: ``<dataset>-elasticnet``."""
-    return f"{dataset or 'model'}-{MODEL_SUFFIX}"
+def default_model_name(dataset: str | None, task: str | None = None) -> str:
+    """The registered-model name mlt uses for a data set and task: ``<dataset>-elasticnet``,
+    ``<dataset>-logistic`` for a classifier."""
+    return f"{dataset or 'model'}-{MODEL_SUFFIXES.get(task or 'regression', MODEL_SUFFIX)}"
 
 
 DEFAULT_MODEL_URI = f"models:/{default_model_name(DEFAULT_DATASET)}@{DEFAULT_ALIAS}"

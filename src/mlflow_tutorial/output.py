@@ -184,6 +184,8 @@ def emit_frames(frames: Iterable[Any], fmt: Format, out: IO[str]) -> None:
 def _csv_rows(frame: Any, header: bool) -> str:
     """The rows of ``frame`` as :func:`to_csv` writes its records (the header if asked)."""
     if not all(dtype.kind in "iufb" for dtype in frame.dtypes):
+        if frame.isna().to_numpy().any():  # a gap is an empty cell, as read
+            frame = frame.astype(object).where(frame.notna(), None)
         return to_csv(frame.to_dict(orient="records"), header=header)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -74,9 +74,14 @@ OutputFormat = Annotated[
     ),
 ]
 Metric = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--metric", metavar="NAME", help="Metric to rank by (r2 descending, errors ascending)"
+        "--metric",
+        metavar="NAME",
+        help="Metric to rank by: rmse, mae, r2 (regression); accuracy, f1_macro, log_loss, "
+        "roc_auc (classification). Higher first for r2, accuracy, f1_macro and roc_auc "
+        "\\[default: rmse, or log_loss when the newest run is a classifier]",
+        show_default=False,
     ),
 ]
 Wide = Annotated[
@@ -230,6 +235,16 @@ def metric(name: str):
 
 
 METRIC_COLUMNS = [Column(m, metric(m), "right", no_wrap=True) for m in ("rmse", "mae", "r2")]
+
+
+def metric_columns(records: list[dict[str, Any]]) -> list[Column]:
+    """Columns for the metrics the records have, regression's then classification's (the
+    regression ones when there are none: an empty table keeps its header)."""
+    from ..tracking.comparison import METRICS
+
+    found = {name for r in records for name in r.get("metrics", {})}
+    names = [m for m in METRICS if m in found] or ["rmse", "mae", "r2"]
+    return [Column(m, metric(m), "right", no_wrap=True) for m in names]
 
 
 def id_column(key: str, wide: bool) -> Column:

@@ -10,7 +10,6 @@ from ..names import DEFAULT_ALIAS
 from ..output import Column, Format, choose_format, emit, info
 from .app import app
 from .common import (
-    METRIC_COLUMNS,
     Experiment,
     Metric,
     OutputFormat,
@@ -18,12 +17,13 @@ from .common import (
     Wide,
     command,
     id_column,
+    metric_columns,
     read_stdin_value,
     tracking,
 )
 
 
-def version_columns(wide: bool) -> list[Column]:
+def version_columns(wide: bool, records: list[dict] | None = None) -> list[Column]:
     """Registered versions: name, version and aliases never wrap; the model URI (name@alias
     or name/version) only with ``--wide``."""
     columns = [
@@ -31,7 +31,7 @@ def version_columns(wide: bool) -> list[Column]:
         Column("version", lambda r: r["version"], "right", no_wrap=True),
         Column("aliases", lambda r: r["aliases"], no_wrap=True),
         id_column("run_id", wide),
-        *METRIC_COLUMNS,
+        *metric_columns(records or []),
     ]
     if wide:
         columns.append(Column("model_uri", lambda r: r["model_uri"], no_wrap=True))
@@ -59,7 +59,8 @@ def register(
         typer.Option(
             "--name",
             metavar="NAME",
-            help="Registered model name \\[default: <dataset>-elasticnet]",
+            help="Registered model name \\[default: <dataset>-elasticnet, or <dataset>-logistic "
+            "for a classifier]",
             show_default=False,
         ),
     ] = None,
@@ -69,7 +70,7 @@ def register(
             "--alias", "-a", metavar="NAME", help="Alias to point at the version (repeatable)"
         ),
     ] = [DEFAULT_ALIAS],  # noqa: B006 (Typer copies it)
-    metric: Metric = "rmse",
+    metric: Metric = None,
     dataset: Annotated[
         str | None,
         typer.Option(
@@ -96,15 +97,23 @@ def register(
         raise typer.BadParameter("--dataset chooses among runs for --best", param_hint="--run")
     fmt = choose_format(fmt)
     run_id = read_stdin_value(run, "run id", "--run") if run else None
+    store = tracking(tracking_uri, experiment)
+    if run_id is None and metric is None:
+        from ..tracking.comparison import dataset_filter, default_metric
+
+        finished = "attributes.status = 'FINISHED'"
+        on = f" and {dataset_filter(dataset)}" if dataset else ""
+        metric = default_metric(store, finished + on)
     version = register_model(
-        tracking(tracking_uri, experiment),
+        store,
         run_id=run_id,
         name=name,
         aliases=alias or [DEFAULT_ALIAS],
         metric=metric,
         dataset=dataset,
     )
-    columns = version_columns(wide=True)  # one version: a list of fields, room enough
+    # One version: a list of fields, room enough.
+    columns = version_columns(wide=True, records=[version.to_dict()])
     columns.insert(4, Column("dataset", lambda r: r["dataset"]))
     emit(version.to_dict(), fmt, columns)
     if fmt is Format.table:
@@ -143,4 +152,5 @@ def models(
 
     fmt = choose_format(fmt)
     versions = list_versions(tracking(tracking_uri, None), name)
-    emit([v.to_dict() for v in versions], fmt, version_columns(wide), wide=wide)
+    records = [v.to_dict() for v in versions]
+    emit(records, fmt, version_columns(wide, records), wide=wide)

@@ -18,7 +18,6 @@ from ..tracking.training import (
 )
 from .app import app
 from .common import (
-    METRIC_COLUMNS,
     Experiment,
     Metric,
     OutputFormat,
@@ -27,6 +26,7 @@ from .common import (
     command,
     floats,
     id_column,
+    metric_columns,
     param,
     tracking,
 )
@@ -39,14 +39,14 @@ def train(
         list[str],
         typer.Option(
             metavar="FLOAT",
-            help="ElasticNet alpha (>= 0). Repeat or comma-separate for a grid.",
+            help="Regularization strength alpha (>= 0). Repeat or comma-separate for a grid.",
         ),
     ] = [str(DEFAULT_ALPHA)],  # noqa: B006 (Typer copies it)
     l1_ratio: Annotated[
         list[str],
         typer.Option(
             metavar="FLOAT",
-            help="ElasticNet l1_ratio (0..1). Repeat or comma-separate for a grid.",
+            help="Elastic-net l1_ratio (0..1). Repeat or comma-separate for a grid.",
         ),
     ] = [str(DEFAULT_L1_RATIO)],  # noqa: B006
     dataset: Annotated[
@@ -64,6 +64,30 @@ def train(
             show_default=False,
         ),
     ] = None,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="COLUMN",
+            help="Leave a column of --data out of the features. Repeat or comma-separate.",
+            show_default=False,
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TASK",
+            help="regression or classification \\[default: classification for a text or "
+            "boolean target, else regression]",
+            show_default=False,
+        ),
+    ] = None,
+    decimal: Annotated[
+        str,
+        typer.Option(
+            metavar="CHAR",
+            help="Decimal mark of --data: . or , (a decimal comma is detected when unambiguous)",
+        ),
+    ] = ".",
     test_size: Annotated[
         float, typer.Option(metavar="FLOAT", help="Share of rows held out for testing")
     ] = DEFAULT_TEST_SIZE,
@@ -74,7 +98,7 @@ def train(
     standardize: Annotated[
         bool,
         typer.Option(
-            help="Scale features before ElasticNet, the default (--no-standardize: raw)",
+            help="Scale numeric features before the model, the default (--no-standardize: raw)",
             show_default=False,
         ),
     ] = True,
@@ -91,14 +115,28 @@ def train(
     fmt: OutputFormat = None,
     wide: Wide = False,
 ) -> None:
-    """Train an ElasticNet regressor and record it as an MLflow run.
+    """Train an elastic-net model and record it as an MLflow run.
+
+    A numeric target is regression (ElasticNet); a text or boolean target is classification
+    (LogisticRegression with the same penalty). Text, boolean and gappy columns of --data are
+    handled inside the saved model; ids and dates are refused (--drop them).
 
     Examples: mlt train --alpha 0.5 --l1-ratio 0.2 --format json | jq -r .run_id
 
     mlt train --alpha 0.1,1 --l1-ratio 0.2,0.8     (a grid of 4 runs)
+
+    mlt train --data penguins.csv --target species --drop id
     """
+    from ..columns import TASKS, parse_drop
     from ..tracking.training import TrainOptions, train_grid
 
+    if task is not None and task not in TASKS:
+        raise typer.BadParameter("must be regression or classification", param_hint="--task")
+    if decimal not in (".", ","):
+        raise typer.BadParameter("must be . or ,", param_hint="--decimal")
+    if (drop or task or decimal != ".") and not data:
+        given = "--drop" if drop else "--task" if task else "--decimal"
+        raise typer.BadParameter("only with --data", param_hint=given)
     alphas = floats(alpha, "--alpha", DEFAULT_ALPHA)
     l1_ratios = floats(l1_ratio, "--l1-ratio", DEFAULT_L1_RATIO)
     options = TrainOptions(
@@ -110,18 +148,21 @@ def train(
         standardize=standardize,
         run_name=run_name,
         plots=plots,
+        drop=tuple(parse_drop(drop)),
+        task=task,
+        decimal=decimal,
     )
     fmt = choose_format(fmt)
     store = tracking(tracking_uri, experiment)
     total = len(alphas) * len(l1_ratios)
     with _progress(total) as on_progress:
-        results = train_grid(alphas, l1_ratios, options, store, on_progress)
+        results = train_grid(alphas, l1_ratios, options, store, on_progress, _report_columns)
     records = [r.to_dict() for r in results]
     columns = [
         id_column("run_id", wide or total == 1),  # one run is a list of fields: room enough
         Column("alpha", param("alpha"), "right", no_wrap=True),
         Column("l1_ratio", param("l1_ratio"), "right", no_wrap=True),
-        *METRIC_COLUMNS,
+        *metric_columns(records),
     ]
     if total == 1:
         columns[1:1] = [
@@ -145,10 +186,16 @@ def train(
         )
 
 
+def _report_columns(data: Any) -> None:
+    """What was done to the columns, once on stderr (nothing for the tutorial's data)."""
+    for line in data.report.lines() if data.report is not None else ():
+        info(line, style="dim")
+
+
 @app.command()
 @command
 def compare(
-    metric: Metric = "rmse",
+    metric: Metric = None,
     top: Annotated[
         int | None, typer.Option("--top", "-n", metavar="INT", help="Show the N best runs")
     ] = None,
@@ -183,14 +230,16 @@ def compare(
 
     mlt compare --filter "params.l1_ratio = '0.8'" --format csv
     """
-    from ..tracking.comparison import compare_runs, differing_params
+    from ..tracking.comparison import compare_runs, default_metric, differing_params
 
     fmt = choose_format(fmt)
     if plot:
         from ..tracking.plots import check_plot_path
 
         check_plot_path(plot)
-    runs = compare_runs(tracking(tracking_uri, experiment), metric, top, filter_string)
+    store = tracking(tracking_uri, experiment)
+    metric = metric or default_metric(store, filter_string or "")
+    runs = compare_runs(store, metric, top, filter_string)
     if plot:
         from ..tracking.plots import sweep_plot
 
@@ -204,7 +253,7 @@ def compare(
     columns = [
         id_column("run_id", wide),
         *(Column(p, param(p), "right", no_wrap=True) for p in names),
-        *METRIC_COLUMNS,
+        *metric_columns([r.to_dict() for r in runs]),
     ]
     if any(r.status != "FINISHED" for r in runs):
         columns.append(Column("status", lambda r: r["status"], no_wrap=True))
@@ -227,9 +276,11 @@ def _progress(total: int) -> Iterator[Any]:
 
     def report(result: Any) -> None:
         p, m = result.params, result.metrics
+        shown = " ".join(
+            f"{k}={m[k]:.4g}" for k in ("rmse", "r2", "accuracy", "log_loss") if k in m
+        )
         console.print(
-            f"run {result.run_id[:8]} alpha={p['alpha']} l1_ratio={p['l1_ratio']} "
-            f"rmse={m['rmse']:.4g} r2={m['r2']:.4g}",
+            f"run {result.run_id[:8]} alpha={p['alpha']} l1_ratio={p['l1_ratio']} {shown}",
             highlight=False,
         )
 

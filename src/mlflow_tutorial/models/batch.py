@@ -213,8 +213,11 @@ def predict(
 
 
 def model_inputs(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
-    """The signature's columns of ``rows``; whole numbers read from CSV become floats where
-    the model expects floats (MLflow's schema check refuses int64 for double)."""
+    """The signature's columns of ``rows``, read as the model was trained: whole numbers
+    become floats where the model expects floats (MLflow's schema check refuses int64 for
+    double), decimal-comma numbers (``3,5``) become floats, and string columns hold text
+    (``True``/``False`` for booleans, ``7`` for a code read as a number), gaps as NaN. Gaps
+    are refused in the columns the signature requires, unless the model imputes them."""
     import pandas as pd
 
     schema = model.metadata.get_input_schema()
@@ -229,13 +232,62 @@ def model_inputs(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
     for spec in schema.inputs:
         kind = str(getattr(spec, "type", "")).lower()
         column = features[spec.name]
+        if "string" in kind:
+            features[spec.name] = _as_text(column)
+            continue
         if not any(t in kind for t in ("double", "float", "long", "integer")):
             continue
+        if column.isna().all():
+            features[spec.name] = column.astype("float64")
+            continue
+        if ("double" in kind or "float" in kind) and not pd.api.types.is_numeric_dtype(column):
+            column = _comma_numbers(column)
         if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             not_numeric.append(spec.name)
-        elif ("double" in kind or "float" in kind) and pd.api.types.is_integer_dtype(column):
+        elif ("double" in kind or "float" in kind) and not pd.api.types.is_float_dtype(column):
             features[spec.name] = column.astype("float64")
+        else:
+            features[spec.name] = column
     if not_numeric:
         raise DataError(f"input columns must be numeric; not numeric: {', '.join(not_numeric)}")
-    check_no_missing(features, "input")
+    if not _imputes(model):
+        required = [s.name for s in schema.inputs if getattr(s, "required", True)]
+        check_no_missing(features[required], "input")
     return features
+
+
+def _imputes(model: Any) -> bool:
+    """Whether the model fills gaps itself: a Pipeline that starts with a ColumnTransformer
+    (as ``mlt train`` logs for tables with text, booleans or gaps)."""
+    try:
+        raw = model.get_raw_model()
+    except Exception:  # not every flavor has a raw model: then gaps are the model's business
+        return False
+    steps: list[Any] = getattr(raw, "steps", None) or []
+    return bool(steps) and type(steps[0][1]).__name__ == "ColumnTransformer"
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """A string column as the model was trained on it: ``object`` holding ``str``, NaN gaps;
+    booleans as ``True``/``False``, whole numbers without a ``.0``."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(column):
+        whole = column.dropna()
+        if len(whole) and (whole == whole.round()).all():
+            column = column.astype("Int64")
+    text = column.astype(object).map(str, na_action="ignore").astype(object)
+    text[column.isna().to_numpy()] = np.nan
+    return text
+
+
+def _comma_numbers(column: pd.Series) -> pd.Series:
+    """Text numbers with a decimal comma (``3,5``) as floats; other text unchanged."""
+    import pandas as pd
+
+    text = column.astype(object).map(
+        lambda v: v.strip().replace(",", ".") if isinstance(v, str) else v
+    )
+    numbers = pd.to_numeric(text, errors="coerce")
+    return numbers if (numbers.notna() | column.isna()).all() else column

@@ -53,13 +53,17 @@ def example_request(path: str, rows: int = 2) -> dict[str, Any] | None:
         metadata = Model.load(path)
     except Exception:  # a model without readable metadata only costs the hint
         return None
-    example = None
+    example: Any = None
     try:
         example = metadata.load_input_example(path)
     except Exception:  # an example that cannot be read only costs the hint
         example = None
     if example is not None and hasattr(example, "head"):
-        split = example.head(rows).to_dict(orient="split")
+        shown = example.head(rows)
+        gaps = example.isna().any(axis=1).to_numpy()
+        if gaps.any() and not gaps[:rows].any():  # show how a gap is sent: null
+            shown = example.iloc[[*range(rows - 1), int(gaps.argmax())]]
+        split = shown.astype(object).where(shown.notna(), None).to_dict(orient="split")
         return {"dataframe_split": {"columns": split["columns"], "data": split["data"]}}
     schema = metadata.get_input_schema()
     if schema is not None and schema.has_input_names():

@@ -26,6 +26,7 @@ from ..names import (
     TAG_DATASET,
     TAG_METRIC_PREFIX,
     TAG_SOURCE_RUN,
+    TAG_TASK,
     default_model_name,
 )
 from ..tracking.comparison import METRICS, best_run
@@ -57,7 +58,7 @@ def register_model(
     run_id: str | None = None,
     name: str | None = None,
     aliases: Sequence[str] = (DEFAULT_ALIAS,),
-    metric: str = "rmse",
+    metric: str | None = None,
     dataset: str | None = None,
 ) -> ModelVersionInfo:
     """Register the model of ``run_id`` (or of the best run by ``metric`` among the runs on
@@ -74,7 +75,7 @@ def register_model(
     run = _get_run(client, run_id)
     model_uri = _logged_model_uri(client, run)
     run_dataset = run.data.tags.get(TAG_DATASET) or run.data.params.get("dataset")
-    name = name or default_model_name(run_dataset)
+    name = name or default_model_name(run_dataset, run.data.tags.get(TAG_TASK))
     with mlflow_errors():
         same_run = client.search_model_versions(f"name = '{_quote(name)}' and run_id = '{run_id}'")
     existing = [mv for mv in same_run if mv.source == model_uri]

@@ -2,6 +2,11 @@
 
 Sorting and limiting are pushed down to MLflow's ``search_runs`` (``order_by`` and
 ``max_results``), so ``--top 5`` on a store with thousands of runs fetches five.
+
+Each task has its metrics and a default one to rank by: ``rmse`` for regression, ``log_loss``
+for classification (a proper score that uses the predicted probabilities, so it separates runs
+that accuracy on a small test set would tie). A metric belongs to one task, so runs of another
+task never compete; without ``--metric``, the newest run's task decides.
 """
 
 from __future__ import annotations
@@ -14,10 +19,15 @@ from typing import Any
 from ..config import Tracking
 from ..errors import ExperimentNotFoundError, InvalidParameterError, RunNotFoundError
 from ..mlflow_errors import mlflow_errors
-from ..names import TAG_DATASET, TAG_MODEL_URI, TAG_SWEEP
+from ..names import TAG_DATASET, TAG_MODEL_URI, TAG_SWEEP, TAG_TASK
 
-METRICS = ("rmse", "mae", "r2")
-HIGHER_IS_BETTER = frozenset({"r2"})
+METRICS_BY_TASK = {
+    "regression": ("rmse", "mae", "r2"),
+    "classification": ("accuracy", "f1_macro", "log_loss", "roc_auc"),
+}
+DEFAULT_METRICS = {"regression": "rmse", "classification": "log_loss"}
+METRICS = tuple(m for metrics in METRICS_BY_TASK.values() for m in metrics)
+HIGHER_IS_BETTER = frozenset({"r2", "accuracy", "f1_macro", "roc_auc"})
 _PAGE = 1000
 
 
@@ -41,8 +51,24 @@ class RunSummary:
 
 
 def sort_direction(metric: str) -> str:
-    """``DESC`` for metrics where higher is better (r2), ``ASC`` for errors."""
+    """``DESC`` for metrics where higher is better (r2, accuracy, f1_macro, roc_auc), ``ASC``
+    for errors and losses."""
     return "DESC" if metric in HIGHER_IS_BETTER else "ASC"
+
+
+def default_metric(tracking: Tracking | None = None, filter_string: str = "") -> str:
+    """The metric to rank by when none is given: the default of the newest run's task
+    (``mlt.task`` tag; runs without one are regression)."""
+    tracking = tracking or Tracking.resolve()
+    with mlflow_errors():
+        newest = tracking.client().search_runs(
+            [get_experiment_id(tracking)],
+            filter_string=filter_string,
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+    task = newest[0].data.tags.get(TAG_TASK, "regression") if newest else "regression"
+    return DEFAULT_METRICS.get(task, DEFAULT_METRICS["regression"])
 
 
 def get_experiment_id(tracking: Tracking) -> str:
@@ -59,12 +85,14 @@ def get_experiment_id(tracking: Tracking) -> str:
 
 def compare_runs(
     tracking: Tracking | None = None,
-    metric: str = "rmse",
+    metric: str | None = None,
     top: int | None = None,
     filter_string: str | None = None,
 ) -> list[RunSummary]:
-    """The experiment's runs, best first by ``metric``; runs without it come last."""
+    """The experiment's runs, best first by ``metric`` (default: :func:`default_metric`);
+    runs without it come last."""
     tracking = tracking or Tracking.resolve()
+    metric = metric or default_metric(tracking, filter_string or "")
     _check_metric(metric)
     if top is not None and top < 1:
         raise InvalidParameterError(f"--top must be at least 1, got {top}")
@@ -82,16 +110,20 @@ def compare_runs(
 
 def best_run(
     tracking: Tracking | None = None,
-    metric: str = "rmse",
+    metric: str | None = None,
     filter_string: str | None = None,
     dataset: str | None = None,
 ) -> RunSummary:
     """The finished run with the best ``metric`` among the experiment's runs on ``dataset``.
 
     Runs on different data sets do not compete: by default the data set is the newest
-    finished run's (its ``mlt.dataset`` tag; runs without one compete with every run).
+    finished run's (its ``mlt.dataset`` tag; runs without one compete with every run). Nor do
+    runs of different tasks: a metric is one task's (default: :func:`default_metric`).
     """
     tracking = tracking or Tracking.resolve()
+    metric = metric or default_metric(
+        tracking, " and ".join(c for c in (filter_string, "attributes.status = 'FINISHED'") if c)
+    )
     _check_metric(metric)
     experiment_id = get_experiment_id(tracking)
     conditions = [c for c in (filter_string, "attributes.status = 'FINISHED'") if c]

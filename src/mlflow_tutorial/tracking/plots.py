@@ -1,7 +1,11 @@
 """Pictures of how a model does, and of a sweep.
 
-Every run of ``mlt train`` logs three figures under ``plots/`` in its artifacts (predicted vs
-actual, residuals, coefficients); ``mlt compare --plot FILE`` draws the ranking metric across the
+Every run of ``mlt train`` logs figures under ``plots/`` in its artifacts: for regression,
+predicted vs actual, residuals and coefficients; for classification, the confusion matrix, the
+ROC curve (one curve per class when there are more than two) and coefficients. Coefficients
+show the largest ~20 by size, named by original column (and category), and say how many more
+there are and how many are zero, so they stay readable with hundreds of features.
+``mlt compare --plot FILE`` draws the ranking metric across the
 swept parameters. matplotlib's object API only (``matplotlib.figure.Figure``, drawn by Agg): no
 pyplot, so no global figure state and no GUI backend. matplotlib is imported on first use.
 """
@@ -24,6 +28,12 @@ if TYPE_CHECKING:
 
 PLOTS_DIR = "plots"
 PLOT_FILES = ("predicted_vs_actual.png", "residuals.png", "coefficients.png")
+CLASSIFICATION_PLOT_FILES = ("confusion_matrix.png", "roc.png", "coefficients.png")
+TOP_COEFFICIENTS = 20  # bars drawn; the rest are counted in the title
+MAX_MATRIX_CLASSES = 20  # confusion matrix: the most frequent classes, the rest as "other"
+MAX_CURVES = 10  # ROC: per-class curves drawn (the most frequent classes)
+MAX_LABEL = 28  # characters of a tick label
+DERIVED_PARAMS = {"C"}  # follows alpha (C = 1 / (alpha * n_train)): not a swept param
 # Scatter plots draw at most this many test points: cheap on million-row data, and a cloud of
 # a few thousand points already shows the shape.
 MAX_POINTS = 2000
@@ -55,10 +65,17 @@ def _sample(n: int, limit: int = MAX_POINTS) -> Any:
 
 
 def model_figures(
-    model: Any, X_test: Any, y_test: Any, metrics: dict[str, float]
+    model: Any, X_test: Any, y_test: Any, metrics: dict[str, float], task: str = "regression"
 ) -> dict[str, Figure]:
-    """The three figures of a fitted model on its test set, by artifact file name."""
+    """The figures of a fitted model on its test set, by artifact file name."""
     import numpy as np
+
+    if task == "classification":
+        return {
+            "confusion_matrix.png": _confusion(model, X_test, y_test, metrics),
+            "roc.png": _roc(model, X_test, y_test),
+            "coefficients.png": _coefficients(model, list(X_test.columns)),
+        }
 
     actual = np.asarray(y_test, dtype=float)
     predicted = np.asarray(model.predict(X_test), dtype=float)
@@ -72,11 +89,13 @@ def model_figures(
     }
 
 
-def log_model_plots(model: Any, X_test: Any, y_test: Any, metrics: dict[str, float]) -> None:
+def log_model_plots(
+    model: Any, X_test: Any, y_test: Any, metrics: dict[str, float], task: str = "regression"
+) -> None:
     """Log :func:`model_figures` into the active MLflow run under ``plots/``."""
     import mlflow
 
-    for name, figure in model_figures(model, X_test, y_test, metrics).items():
+    for name, figure in model_figures(model, X_test, y_test, metrics, task).items():
         # zlib's fastest level: a few percent larger files, a third less time than the default.
         mlflow.log_figure(
             figure, f"{PLOTS_DIR}/{name}", save_kwargs={"pil_kwargs": {"compress_level": 1}}
@@ -112,29 +131,181 @@ def _residuals(actual: Any, predicted: Any, shown: str):
     return fig
 
 
+def _short(label: Any) -> str:
+    text = str(label)
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def coefficient_names(model: Any, features: list[str]) -> list[str]:
+    """A name per coefficient: the column, or ``column = category`` for a one-hot column
+    (``column = (rare)`` for the grouped rare categories)."""
+    if not hasattr(model, "steps") or model.steps[0][0] != "columns":
+        return list(features)
+    names = []
+    columns = model.steps[0][1]
+    for name, transformer, cols in columns.transformers_:
+        if name == "numeric":
+            names.extend(cols)
+        elif name == "categorical":
+            encoder = transformer[-1]
+            infrequent = getattr(encoder, "infrequent_categories_", [None] * len(cols))
+            for col, categories, rare in zip(cols, encoder.categories_, infrequent, strict=True):
+                rare_set = set() if rare is None else set(rare)
+                kept = [c for c in categories if c not in rare_set]
+                names.extend(f"{col} = {c}" for c in kept)
+                if rare_set:
+                    names.append(f"{col} = (rare: {len(rare_set)})")
+    return names
+
+
 def _coefficients(model: Any, features: list[str]):
+    """The largest coefficients by size (at most ``TOP_COEFFICIENTS`` bars; one group of bars
+    per class for a multiclass model), named by column and category."""
     import numpy as np
 
     estimator = model[-1] if hasattr(model, "steps") else model
-    coef = np.ravel(np.asarray(estimator.coef_, dtype=float))
-    order = np.argsort(np.abs(coef))  # smallest at the bottom of a horizontal bar chart
-    names = [features[i] if i < len(features) else f"x{i}" for i in order]
-    values = coef[order]
-    height = min(2.0 + 0.25 * len(values), 12.0)
-    longest = max((len(name) for name in names), default=1)
-    fig = _figure(5.0, height, left=min(0.5, 0.05 + 0.018 * longest))
+    coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=float))
+    names = coefficient_names(model, features)
+    names += [f"x{i}" for i in range(len(names), coef.shape[1])]
+    classes = list(getattr(estimator, "classes_", []))
+    size = np.abs(coef).max(axis=0)  # multiclass: a feature's largest coefficient
+    total = coef.shape[1]
+    zeros = int(np.sum(np.all(coef == 0, axis=0)))
+    shown = np.argsort(-size, kind="stable")[:TOP_COEFFICIENTS][::-1]  # largest at the top
+    labels = [_short(names[i]) for i in shown]
+    n = len(shown)
+    height = min(1.6 + 0.3 * n, 8.5)
+    longest = max((len(label) for label in labels), default=1)
+    fig = _figure(6.0, height, left=min(0.55, 0.06 + 0.016 * longest))
     ax = fig.add_subplot()
-    colors = ["tab:gray" if v == 0 else ("tab:blue" if v > 0 else "tab:orange") for v in values]
-    ax.barh(range(len(values)), values, color=colors)
-    ax.set_yticks(range(len(values)), names, fontsize=8 if len(values) > 20 else 10)
+    rows = coef.shape[0]
+    bar = 0.8 / rows
+    for k in range(rows):
+        values = coef[k, shown]
+        offsets = np.arange(n) + (k - (rows - 1) / 2) * bar
+        if rows == 1:
+            colors = [
+                "tab:gray" if v == 0 else ("tab:blue" if v > 0 else "tab:orange") for v in values
+            ]
+            ax.barh(offsets, values, height=bar, color=colors)
+            for y, v in zip(offsets, values, strict=True):
+                if v == 0:
+                    ax.text(0, y, " 0", va="center", fontsize=8, color="tab:gray")
+        else:
+            ax.barh(offsets, values, height=bar, label=_short(classes[k]) if classes else str(k))
+    if rows > 1:
+        ax.legend(fontsize=8, loc="lower right", title="class", title_fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8 if n > 12 else 10)
     ax.axvline(0, color="black", linewidth=0.8)
-    zeros = int(np.sum(values == 0))
     scaled = len(getattr(model, "steps", ())) > 1
     ax.set_xlabel("coefficient" + (" (standardized features)" if scaled else ""))
-    ax.set_title(f"Coefficients by size: {zeros} of {len(values)} are zero", fontsize=10)
-    for y, v in enumerate(values):
-        if v == 0:
-            ax.text(0, y, " 0", va="center", fontsize=8, color="tab:gray")
+    rest = total - n
+    more = f"; {rest} more not shown" if rest > 0 else ""
+    ax.set_title(
+        f"Largest {n} of {total} coefficients by size ({zeros} are zero{more})"
+        if rest > 0
+        else f"Coefficients by size: {zeros} of {total} are zero",
+        fontsize=9,
+    )
+    return fig
+
+
+def _class_order(y: Any, classes: list[Any]) -> list[Any]:
+    """The classes by frequency in ``y`` (most first), ties in ``classes`` order."""
+    import pandas as pd
+
+    counts = pd.Series(y).value_counts()
+    return sorted(classes, key=lambda c: (-int(counts.get(c, 0)), classes.index(c)))
+
+
+def _confusion(model: Any, X_test: Any, y_test: Any, metrics: dict[str, float]):
+    """Rows: actual class, columns: predicted; counts in the cells. With more than
+    ``MAX_MATRIX_CLASSES`` classes, the most frequent ones and an ``(other)`` row/column."""
+    import numpy as np
+
+    classes = list(model.classes_)
+    predicted = np.asarray(model.predict(X_test), dtype=object)
+    actual = np.asarray(y_test, dtype=object)
+    shown = _class_order(actual, classes)
+    other = len(shown) > MAX_MATRIX_CLASSES
+    if other:
+        shown = shown[: MAX_MATRIX_CLASSES - 1]
+    index = {c: i for i, c in enumerate(shown)}
+    k = len(shown) + other
+    matrix = np.zeros((k, k), dtype=int)
+    for a, p in zip(actual, predicted, strict=True):
+        matrix[index.get(a, k - 1), index.get(p, k - 1)] += 1
+    labels = [_short(c) for c in shown] + (["(other)"] if other else [])
+    side = min(2.5 + 0.35 * k, 9.0)
+    fig = _figure(side + 1.2, side, left=min(0.45, 0.08 + 0.012 * max(len(x) for x in labels)))
+    ax = fig.add_subplot()
+    ax.imshow(matrix, cmap="Blues")
+    size = 9 if k <= 10 else 7 if k <= 16 else 6
+    ax.set_xticks(
+        range(k),
+        labels,
+        rotation=45 if k > 4 else 0,
+        ha="right" if k > 4 else "center",
+        fontsize=size,
+    )
+    ax.set_yticks(range(k), labels, fontsize=size)
+    high = matrix.max() or 1
+    for i in range(k):
+        for j in range(k):
+            if matrix[i, j]:
+                ax.text(
+                    j,
+                    i,
+                    str(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=size,
+                    color="white" if matrix[i, j] > high / 2 else "black",
+                )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    more = f"; {len(classes) - len(shown)} classes as (other)" if other else ""
+    ax.set_title(
+        f"Test set: accuracy {metrics['accuracy']:.3f}, f1_macro {metrics['f1_macro']:.3f}{more}",
+        fontsize=9,
+    )
+    return fig
+
+
+def _roc(model: Any, X_test: Any, y_test: Any):
+    """The ROC curve of the positive class (binary), or one-vs-rest curves of the most
+    frequent ``MAX_CURVES`` classes."""
+    import numpy as np
+    from sklearn.metrics import auc, roc_curve
+
+    classes = list(model.classes_)
+    proba = model.predict_proba(X_test)
+    actual = np.asarray(y_test, dtype=object)
+    fig = _figure(5.5, 4.5)
+    ax = fig.add_subplot()
+    if len(classes) == 2:
+        curves = [(classes[1], proba[:, 1])]
+    else:
+        order = _class_order(actual, classes)[:MAX_CURVES]
+        curves = [(c, proba[:, classes.index(c)]) for c in order]
+    for label, score in curves:
+        positive = actual == label
+        if positive.all() or not positive.any():
+            continue
+        fpr, tpr, _ = roc_curve(positive, score)
+        ax.plot(fpr, tpr, label=f"{_short(label)} (auc {auc(fpr, tpr):.3f})")
+    ax.plot([0, 1], [0, 1], color="tab:gray", linewidth=0.8, linestyle="--")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    if len(classes) == 2:
+        title = f"ROC curve, positive class {_short(classes[1])!r}"
+    else:
+        rest = len(classes) - len(curves)
+        title = "ROC curves, one class vs the rest" + (
+            f" ({rest} classes not shown)" if rest > 0 else ""
+        )
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
     return fig
 
 
@@ -171,7 +342,7 @@ def _number(value: str | None) -> float | None:
 
 def swept_params(runs: Sequence[RunSummary]) -> list[str]:
     """The numeric params whose values differ between ``runs`` (alpha before l1_ratio)."""
-    names = sorted({name for run in runs for name in run.params})
+    names = sorted({name for run in runs for name in run.params} - DERIVED_PARAMS)
     swept = []
     for name in names:
         values = [run.params.get(name) for run in runs]

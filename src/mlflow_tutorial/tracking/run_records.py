@@ -7,11 +7,11 @@ rows that is most of the cost of a training run. Here the same records come from
 depend on:
 
 - the digest hashes the first ``MAX_ROWS`` rows, the row count and the column names (MLflow's
-  own definition); only the string-column check looked further, and a frame without object
-  columns has no string column;
+  own definition); only the string-column check looked further, and pandas tells which
+  columns hold only strings without a Python loop;
 - the schema and the signature depend on the columns, their types and whether a column has
-  missing values: :func:`mlflow_tutorial.data.load_dataset` refuses missing values, so a sample
-  of rows gives the same schema as the whole frame.
+  missing values: a sample of rows with, for each column that has a gap, a row with one gives
+  the same schema as the whole frame (loaded data has one type per column).
 """
 
 from __future__ import annotations
@@ -27,26 +27,27 @@ SAMPLE_ROWS = 100  # rows a schema or signature is inferred from
 
 
 def pandas_digest(frame: pd.DataFrame) -> str:
-    """``mlflow.data.from_pandas(frame).digest``, without a pass over every cell.
+    """``mlflow.data.from_pandas(frame).digest``, without a Python pass over every cell.
 
-    For frames with object columns (which may hold strings further down) it is MLflow's own
-    function on the whole frame.
+    MLflow keeps the number columns and the columns whose every cell is a ``str`` (it checks
+    ``type(cell) == str`` cell by cell); here pandas' C-level ``infer_dtype`` tells the same
+    for each text column without gaps (``"string"``: every value a str).
     """
     import numpy as np
     import pandas as pd
-    from mlflow.data.digest_utils import (
-        MAX_ROWS,
-        compute_pandas_digest,
-        get_normalized_md5_digest,
-    )
+    from mlflow.data.digest_utils import MAX_ROWS, get_normalized_md5_digest
 
     types = pd.api.types
-    if any(types.is_object_dtype(d) or types.is_string_dtype(d) for d in frame.dtypes):
-        return compute_pandas_digest(frame)
-    # The rest is compute_pandas_digest, with no string columns to look for.
     trimmed = frame.head(MAX_ROWS)
+    strings = [
+        c
+        for c in frame.columns
+        if (types.is_object_dtype(frame[c]) or types.is_string_dtype(frame[c]))
+        and not frame[c].isna().to_numpy().any()  # a gap is a float: not a string column
+        and types.infer_dtype(frame[c], skipna=False) == "string"
+    ]
     numeric = trimmed.select_dtypes(include=[np.number]).columns
-    kept = trimmed.columns[[False] * len(trimmed.columns)].union(numeric)
+    kept = trimmed.columns[[False] * len(trimmed.columns)].union(pd.Index(strings)).union(numeric)
     return get_normalized_md5_digest(
         [pd.util.hash_pandas_object(trimmed[kept]).values, np.int64(len(frame))]
         + [str(x).encode() for x in frame.columns]
@@ -71,16 +72,28 @@ def dataset_input(data: Dataset) -> Any:
             name=data.name,
             digest=pandas_digest(data.frame),
         )
-    if not data.frame.isna().to_numpy().any():
-        # PandasDataset.schema is a cached property: setting it is what computing it stores.
-        dataset.schema = _infer_schema(data.frame.head(SAMPLE_ROWS))
+    # PandasDataset.schema is a cached property: setting it is what computing it stores.
+    dataset.schema = _infer_schema(sample_rows(data.frame))
     return dataset
 
 
 def sample_signature(model: Any, X: pd.DataFrame) -> Any:  # noqa: N803 (scikit-learn's naming)
-    """The model signature MLflow infers from ``X`` and ``model.predict(X)``, from a sample of
-    ``X`` (the same signature when ``X`` has no missing values, as loaded data never has)."""
+    """The model signature MLflow infers from ``X`` and ``model.predict(X)``, from
+    :func:`sample_rows` of ``X``."""
     from mlflow.models import infer_signature
 
-    sample = X if X.isna().to_numpy().any() else X.head(SAMPLE_ROWS)
+    sample = sample_rows(X)
     return infer_signature(sample, model.predict(sample))
+
+
+def sample_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The first ``SAMPLE_ROWS`` rows, plus the first row with a gap in each column that has
+    one: the schema inferred from it (types, and which columns are optional) is the whole
+    frame's, as long as each column holds one type (as loaded data does)."""
+    sample = frame.head(SAMPLE_ROWS)
+    gaps = frame.isna()
+    columns = [c for c in frame.columns if gaps[c].any() and not sample[c].isna().any()]
+    if not columns:
+        return sample
+    extra = sorted({int(gaps[c].to_numpy().argmax()) for c in columns})
+    return frame.iloc[[*range(len(sample)), *extra]]

@@ -1,4 +1,10 @@
-"""Training an ElasticNet regressor and recording it with MLflow Tracking.
+"""Training an elastic-net model and recording it with MLflow Tracking.
+
+A numeric target gets scikit-learn's ``ElasticNet`` (regression); a text or boolean target
+(or ``task="classification"``) gets ``LogisticRegression`` with the same elastic-net penalty,
+``C = 1 / (alpha * n_train)`` (see :func:`logistic_c`), so ``alpha`` and ``l1_ratio`` mean the
+same thing for both. Text, boolean and gappy columns are handled inside the saved Pipeline (a
+``ColumnTransformer``), so the model serves raw rows.
 
 One call to :func:`train` is one MLflow run with its params, test-set metrics, the data set as
 a dataset input, and the fitted model as a logged MLflow model. :func:`train_grid` trains the
@@ -14,6 +20,7 @@ import math
 import numbers
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,17 +30,32 @@ from ..config import Tracking, store_lock
 from ..data import DEFAULT_DATASET, Dataset, Split, check_test_size, load_dataset, split
 from ..errors import InvalidParameterError, TrackingError
 from ..mlflow_errors import is_mlflow_error, mlflow_errors
-from ..names import MODEL_NAME, TAG_DATASET, TAG_MODEL_URI, TAG_PARENT_RUN, TAG_SWEEP, TAG_VERSION
+from ..names import (
+    MODEL_NAME,
+    TAG_DATASET,
+    TAG_MODEL_URI,
+    TAG_PARENT_RUN,
+    TAG_SWEEP,
+    TAG_TASK,
+    TAG_VERSION,
+)
 from .run_records import dataset_input, sample_signature
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
+
+    from ..columns import ColumnReport
 
 RUN_ID_ENV = "MLFLOW_RUN_ID"
 DEFAULT_ALPHA = 0.5
 DEFAULT_L1_RATIO = 0.5
 DEFAULT_TEST_SIZE = 0.25
 DEFAULT_RANDOM_STATE = 42
+MAX_ITER = 1000  # LogisticRegression's saga solver
+COLUMNS_ARTIFACT = "columns.json"  # what was done to the columns, in every run's artifacts
+# The OneHotEncoder's dtype param is a numpy dtype, which skops only loads when trusted; the
+# list is stored in the MLmodel file, so every loader (mlflow models serve too) picks it up.
+SKOPS_TRUSTED = ["numpy.dtype"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,9 @@ class TrainOptions:
     standardize: bool = True
     run_name: str | None = None
     plots: bool = True
+    drop: tuple[str, ...] = ()
+    task: str | None = None  # regression or classification; None: what the target implies
+    decimal: str = "."
 
 
 @dataclass(frozen=True)
@@ -72,6 +97,7 @@ class TrainResult:
 
 
 ProgressCallback = Callable[[int, int, TrainResult], None]
+DataCallback = Callable[[Dataset], None]
 
 
 @dataclass(frozen=True)
@@ -117,12 +143,14 @@ def train_grid(
     options: TrainOptions | None = None,
     tracking: Tracking | None = None,
     on_progress: ProgressCallback | None = None,
+    on_data: DataCallback | None = None,
 ) -> list[TrainResult]:
     """Train every (alpha, l1_ratio) pair, one MLflow run each, in this process.
 
     Everything is validated before the first run is created. Runs of a grid share a
     ``mlt.sweep_id`` tag. When started by ``mlflow run`` (``MLFLOW_RUN_ID`` set), a single
-    point logs into that run and a grid logs child runs under it.
+    point logs into that run and a grid logs child runs under it. ``on_data`` is called once
+    with the loaded data (its ``report`` says what was done to the columns) before training.
     """
     options = options or TrainOptions()
     tracking = tracking or Tracking.resolve()
@@ -133,8 +161,24 @@ def train_grid(
     alphas = [float(a) for a in alphas]
     l1_ratios = [float(r) for r in l1_ratios]
     check_test_size(options.test_size)
-    data = load_dataset(options.dataset, options.data, options.target)
+    data = load_dataset(
+        options.dataset,
+        options.data,
+        options.target,
+        drop=list(options.drop),
+        task=options.task,
+        decimal=options.decimal,
+    )
     parts = split(data, options.test_size, options.random_state)
+    if data.report is not None and data.report.categorical:
+        from dataclasses import replace
+
+        from ..columns import grouped_categories
+
+        grouped = grouped_categories(parts.X_train, data.report.categorical)
+        data = replace(data, report=replace(data.report, grouped=grouped))
+    if on_data:
+        on_data(data)
     points = list(itertools.product(alphas, l1_ratios))
     sweep_id = uuid.uuid4().hex[:12] if len(points) > 1 else None
 
@@ -262,22 +306,107 @@ def _run_name(base: str | None, index: int, total: int) -> str | None:
 
 
 def build_pipeline(
-    alpha: float, l1_ratio: float, standardize: bool, random_state: int | None
+    alpha: float,
+    l1_ratio: float,
+    standardize: bool,
+    random_state: int | None,
+    report: ColumnReport | None = None,
+    n_train: int | None = None,
 ) -> Pipeline:
-    """StandardScaler + ElasticNet (or ElasticNet alone, as the classic tutorial had it)."""
+    """The model's Pipeline.
+
+    Regression on numbers without gaps (``report`` None or plain): StandardScaler + ElasticNet
+    (or ElasticNet alone, as the classic tutorial had it). Anything else: a ColumnTransformer
+    (numeric columns median-imputed and scaled, categorical ones imputed and one-hot encoded
+    with rare categories grouped and unknown ones accepted), then ElasticNet or
+    LogisticRegression (``n_train`` rows give its ``C``).
+    """
     from sklearn.linear_model import ElasticNet
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    steps: list[tuple[str, Any]] = [("scaler", StandardScaler())] if standardize else []
-    steps.append(
-        ("elasticnet", ElasticNet(alpha=alpha, l1_ratio=l1_ratio, random_state=random_state))
-    )
-    return Pipeline(steps)
+    if report is None or (report.plain and report.task == "regression"):
+        steps: list[tuple[str, Any]] = [("scaler", StandardScaler())] if standardize else []
+        steps.append(
+            ("elasticnet", ElasticNet(alpha=alpha, l1_ratio=l1_ratio, random_state=random_state))
+        )
+        return Pipeline(steps)
+    model: Any
+    if report.task == "classification":
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(
+            C=logistic_c(alpha, n_train or 1),
+            l1_ratio=l1_ratio,
+            solver="saga",
+            max_iter=MAX_ITER,
+            random_state=random_state,
+        )
+    else:
+        model = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, random_state=random_state)
+    return Pipeline([("columns", column_transformer(report, standardize)), ("model", model)])
 
 
-def evaluate(model: Any, X, y) -> dict[str, float]:  # noqa: N803
-    """Test-set metrics: rmse, mae, r2 (scikit-learn's metric functions)."""
+def logistic_c(alpha: float, n_train: int) -> float:
+    """LogisticRegression's ``C`` for ElasticNet's ``alpha``: ``1 / (alpha * n_train)``.
+
+    ElasticNet minimizes ``1/(2n) ||y - Xw||^2 + alpha * P(w)`` and LogisticRegression
+    ``C * sum(log loss) + P(w)``, with the same elastic-net penalty
+    ``P(w) = l1_ratio ||w||_1 + (1 - l1_ratio)/2 ||w||^2``. Divided by ``C n``, the second is
+    ``mean(log loss) + 1/(C n) * P(w)``: with ``C = 1/(alpha n)`` both are "mean loss plus
+    alpha times the penalty", and alpha does not depend on the number of rows. ``alpha = 0``
+    is ``C = inf``, no penalty.
+    """
+    return math.inf if alpha == 0 else 1.0 / (alpha * n_train)
+
+
+def column_transformer(report: ColumnReport, standardize: bool = True) -> Any:
+    """Numeric columns: median imputer (+ StandardScaler); categorical columns: gaps become
+    ``"missing"`` (NaN, then None: MLflow's server hands a string column of nulls over as
+    None), then OneHotEncoder with rare categories grouped and unknown ones accepted."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from ..columns import MIN_FREQUENCY, MISSING_CATEGORY
+
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if report.numeric:
+        numeric: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+        if standardize:
+            numeric.append(("scale", StandardScaler()))
+        transformers.append(("numeric", Pipeline(numeric), list(report.numeric)))
+    if report.categorical:
+        categorical = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+                (
+                    "impute_none",
+                    SimpleImputer(
+                        missing_values=None, strategy="constant", fill_value=MISSING_CATEGORY
+                    ),
+                ),
+                (
+                    "onehot",
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist",
+                        min_frequency=MIN_FREQUENCY,
+                        sparse_output=False,
+                    ),
+                ),
+            ]
+        )
+        transformers.append(("categorical", categorical, list(report.categorical)))
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+
+
+def evaluate(model: Any, X, y, task: str = "regression") -> dict[str, float]:  # noqa: N803
+    """Test-set metrics (scikit-learn's metric functions): rmse, mae, r2 for regression;
+    accuracy, f1_macro, log_loss and roc_auc (binary, or one-vs-rest macro) for
+    classification."""
+    if task == "classification":
+        return _classification_metrics(model, X, y)
     from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 
     predicted = model.predict(X)
@@ -286,6 +415,28 @@ def evaluate(model: Any, X, y) -> dict[str, float]:  # noqa: N803
         "mae": float(mean_absolute_error(y, predicted)),
         "r2": float(r2_score(y, predicted)),
     }
+
+
+def _classification_metrics(model: Any, X, y) -> dict[str, float]:  # noqa: N803
+    from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+
+    classes = list(model.classes_)
+    predicted = model.predict(X)
+    proba = model.predict_proba(X)
+    metrics = {
+        "accuracy": float(accuracy_score(y, predicted)),
+        "f1_macro": float(f1_score(y, predicted, average="macro", labels=classes)),
+        "log_loss": float(log_loss(y, proba, labels=classes)),
+    }
+    try:
+        if len(classes) == 2:
+            auc = roc_auc_score(y, proba[:, 1], labels=classes)
+        else:
+            auc = roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=classes)
+    except ValueError:  # a class absent from the test rows: no curve for it
+        return metrics
+    metrics["roc_auc"] = float(auc)
+    return metrics
 
 
 def model_requirements() -> list[str]:
@@ -313,9 +464,14 @@ def _fit_and_log(
     import mlflow.sklearn
 
     data, parts, options = context.data, context.parts, context.options
-    model = build_pipeline(alpha, l1_ratio, options.standardize, options.random_state)
-    model.fit(parts.X_train, parts.y_train)
-    metrics = evaluate(model, parts.X_test, parts.y_test)
+    model = build_pipeline(
+        alpha, l1_ratio, options.standardize, options.random_state, data.report, len(parts.X_train)
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", _convergence_warning())
+        model.fit(parts.X_train, parts.y_train)
+    converged = not any(issubclass(w.category, _convergence_warning()) for w in caught)
+    metrics = evaluate(model, parts.X_test, parts.y_test, data.task)
     params: dict[str, Any] = {
         "alpha": alpha,
         "l1_ratio": l1_ratio,
@@ -327,26 +483,51 @@ def _fit_and_log(
         "n_rows": data.n_rows,
         "n_features": len(data.features),
     }
+    report = data.report
+    if report is not None and not (report.plain and report.task == "regression"):
+        params.update(
+            {
+                "task": report.task,
+                "numeric": len(report.numeric),
+                "categorical": len(report.categorical),
+                "encoded_features": len(model[:-1].get_feature_names_out()),
+            }
+        )
+        if report.task == "classification":
+            params["n_classes"] = len(report.classes or ())
+            params["C"] = float(f"{model[-1].C:.6g}")  # 1 / (alpha * n_train), rounded
+        if report.dropped:
+            params["dropped"] = _cut(",".join(report.dropped))
+    if report is not None and report.rows_without_target:
+        params["rows_without_target"] = report.rows_without_target
     tags = {TAG_VERSION: __version__, TAG_DATASET: data.name}
+    if "task" in params:  # the tutorial's runs stay as they were: no tag means regression
+        tags[TAG_TASK] = data.task
+    if not converged:
+        tags["mlt.converged"] = "false"
     if context.sweep_id:
         tags[TAG_SWEEP] = context.sweep_id
 
     mlflow.log_params({k: v for k, v in params.items() if k not in logged_params})
     mlflow.set_tags(tags)
+    if report is not None and (report.dropped or not report.plain or report.decimal_comma):
+        mlflow.log_dict(report.to_dict(), COLUMNS_ARTIFACT)
     _log_dataset(context.dataset)
     signature = sample_signature(model, parts.X_train)
+    legacy = model.steps[0][0] != "columns"  # the tutorial's pipeline, saved as it always was
     info = mlflow.sklearn.log_model(
         model,
         name=MODEL_NAME,
         signature=signature,
-        input_example=parts.X_train.head(5),
+        input_example=input_example(parts.X_train),
         pip_requirements=model_requirements(),
+        **({} if legacy else {"skops_trusted_types": SKOPS_TRUSTED}),
     )
     mlflow.log_metrics(metrics, model_id=info.model_id)
     if options.plots:
         from .plots import log_model_plots
 
-        log_model_plots(model, parts.X_test, parts.y_test, metrics)
+        log_model_plots(model, parts.X_test, parts.y_test, metrics, data.task)
     mlflow.set_tag(TAG_MODEL_URI, info.model_uri)
     tags[TAG_MODEL_URI] = info.model_uri
     return TrainResult(
@@ -363,6 +544,26 @@ def _fit_and_log(
         parent_run_id=_parent_of(run),
         tags=tags,
     )
+
+
+def input_example(X: Any, rows: int = 5) -> Any:  # noqa: N803
+    """The first ``rows`` raw rows, the last swapped for a row with a gap when the data has
+    gaps (so the example shows that a gap is sent as null)."""
+    example = X.head(rows)
+    if not X.isna().to_numpy().any() or example.isna().to_numpy().any():
+        return example
+    gap = X.index[X.isna().any(axis=1).to_numpy()][0]
+    return X.loc[[*example.index[:-1], gap]]
+
+
+def _cut(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _convergence_warning() -> type[Warning]:
+    from sklearn.exceptions import ConvergenceWarning
+
+    return ConvergenceWarning
 
 
 def _parent_of(run: Any) -> str | None:
