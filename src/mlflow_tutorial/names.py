@@ -8,6 +8,8 @@ TAG_VERSION = "mlt.version"
 TAG_DATASET = "mlt.dataset"
 TAG_SWEEP = "mlt.sweep_id"
 TAG_MODEL_URI = "mlt.model_uri"
+TAG_STUDY = "mlt.study"  # a study's parent run and its trials' runs (tuning)
+TAG_TRIAL = "mlt.trial"
 
 # On registered model versions (registry).
 TAG_SOURCE_RUN = "mlt.source_run"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from . import models, registry, tracking, ui  # noqa: F401  (each registers its commands)
+from . import models, registry, tracking, tune, ui  # noqa: F401  (each registers its commands)
 from .app import app
 
 __all__ = ["app", "main"]
