@@ -33,6 +33,7 @@ class Format(str, Enum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"  # mlt predict --spark
 
 
 class DataFormat(str, Enum):
@@ -41,6 +42,7 @@ class DataFormat(str, Enum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"  # mlt predict --spark
 
 
 def choose_format(requested: Format | None) -> Format:

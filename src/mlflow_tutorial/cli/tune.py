@@ -159,7 +159,7 @@ def tune(
         Column("alpha", lambda r: r["best_params"].get("alpha"), "right"),
         Column("l1_ratio", lambda r: r["best_params"].get("l1_ratio"), "right"),
         Column("cv_rmse", lambda r: r["best_cv_rmse"], "right"),
-        *(Column(m, lambda r, m=m: r["metrics"].get(m), "right") for m in ("rmse", "mae", "r2")),
+        *(Column(m, _test_metric(m), "right") for m in ("rmse", "mae", "r2")),
         Column("best_run_id", lambda r: r["best_run_id"]),
         Column("model_uri", lambda r: r["best_model_uri"]),
         Column("parent_run_id", lambda r: r["parent_run_id"]),
@@ -172,6 +172,10 @@ def tune(
             f"on the test split. Next: mlt register --best --study {result.study}",
             style="dim",
         )
+
+
+def _test_metric(name: str) -> Any:
+    return lambda r: r["metrics"].get(name)
 
 
 @contextlib.contextmanager

@@ -41,6 +41,7 @@ order) ends PRUNED without params or a run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import multiprocessing
 import os
@@ -367,6 +368,7 @@ class _Worker:
         self.study: Any = None
         self.context: Any = None
         self.parent_run_id: str | None = None
+        self.pending: tuple[contextlib.ExitStack, TrialReport, _DeferredSignals] | None = None
 
     def __getstate__(self) -> dict[str, Any]:  # for spawn: the module is imported again
         state = dict(self.__dict__)
@@ -512,13 +514,16 @@ class _Worker:
 
         if len(self.study.get_trials(deepcopy=False, states=states)) >= self.options.trials:
             return
-        self.study.optimize(
-            objective,
-            n_trials=None,
-            timeout=self.options.timeout,
-            callbacks=[stop_when_full],
-            gc_after_trial=False,
-        )
+        try:
+            self.study.optimize(
+                objective,
+                n_trials=None,
+                timeout=self.options.timeout,
+                callbacks=[self._recorded, stop_when_full],
+                gc_after_trial=False,
+            )
+        finally:
+            self._abandon()
 
     def trial(self, trial: Any) -> float:
         import mlflow
@@ -530,38 +535,72 @@ class _Worker:
         best = _best_value(self.study)
         log_model = best is None or score < best
         tags = {TAG_STUDY: self.name, TAG_TRIAL: str(trial.number)}
-        with _tracked_run(
-            experiment_id=self.context.experiment_id,
-            parent_run_id=self.parent_run_id,
-            run_name=f"{self.name}-{trial.number}",
-            tags=tags,
-        ) as run:
+        # The run stays open until Optuna has recorded the trial (see ``_recorded``), and
+        # Ctrl-C and SIGTERM wait in between: a FINISHED run is a COMPLETE trial, always.
+        stack = contextlib.ExitStack()
+        run = stack.enter_context(
+            _tracked_run(
+                experiment_id=self.context.experiment_id,
+                parent_run_id=self.parent_run_id,
+                run_name=f"{self.name}-{trial.number}",
+                tags=tags,
+            )
+        )
+        try:
             trial.set_user_attr(RUN_ATTR, run.info.run_id)
             mlflow.log_params({"cv_folds": o.folds})
             mlflow.log_metric(CV_METRIC, score)
             result = _fit_and_log(self.context, run, alpha, l1_ratio, {}, log_model=log_model)
-        if result.model_uri:
-            trial.set_user_attr(MODEL_ATTR, result.model_uri)
-        self.ran += 1
-        if self.on_trial:
-            complete = len(
-                self.study.get_trials(
-                    deepcopy=False, states=(self.optuna.trial.TrialState.COMPLETE,)
-                )
-            )
-            self.on_trial(
-                TrialReport(
-                    number=trial.number,
-                    params={"alpha": alpha, "l1_ratio": l1_ratio},
-                    cv_rmse=score,
-                    best_cv_rmse=score if best is None else min(best, score),
-                    complete=complete + 1,
-                    total=o.trials,
-                    run_id=run.info.run_id,
-                    model_logged=bool(result.model_uri),
-                )
-            )
+            if result.model_uri:
+                trial.set_user_attr(MODEL_ATTR, result.model_uri)
+        except BaseException:
+            if not stack.__exit__(*sys.exc_info()):
+                raise
+        report = TrialReport(
+            number=trial.number,
+            params={"alpha": alpha, "l1_ratio": l1_ratio},
+            cv_rmse=score,
+            best_cv_rmse=score if best is None else min(best, score),
+            complete=0,
+            total=o.trials,
+            run_id=run.info.run_id,
+            model_logged=bool(result.model_uri),
+        )
+        self.pending = (stack, report, _DeferredSignals())
         return score
+
+    def _recorded(self, study: Any, trial: Any) -> None:
+        """Optuna's callback once a trial is recorded: end its run, report it, and let a
+        signal that came in meanwhile stop the study."""
+        import mlflow
+
+        if self.pending is None:
+            return
+        stack, report, signals = self.pending
+        self.pending = None
+        try:
+            if trial.state == self.optuna.trial.TrialState.COMPLETE:
+                stack.close()
+                self.ran += 1
+                if self.on_trial:
+                    complete = self.optuna.trial.TrialState.COMPLETE
+                    done = len(study.get_trials(deepcopy=False, states=(complete,)))
+                    self.on_trial(dataclasses.replace(report, complete=done))
+            else:
+                mlflow.end_run("FAILED")
+        finally:
+            signals.release()
+
+    def _abandon(self) -> None:
+        """A trial left between its objective and its record (an error in Optuna's tell)."""
+        import mlflow
+
+        if self.pending is not None:
+            _stack, _report, signals = self.pending
+            self.pending = None
+            with contextlib.suppress(Exception):
+                mlflow.end_run("KILLED")
+            signals.release(raise_now=False)
 
     # -- the end ---------------------------------------------------------------------------
 
@@ -635,6 +674,30 @@ class _Worker:
             best_model_uri=best.user_attrs.get(MODEL_ATTR, ""),
             metrics=metrics,
         )
+
+
+class _DeferredSignals:
+    """From now until :meth:`release`, SIGINT and SIGTERM are noted, not acted on; release
+    then raises KeyboardInterrupt if one came (main thread only; elsewhere a no-op)."""
+
+    def __init__(self) -> None:
+        self.caught: list[int] = []
+        self.previous: dict[int, Any] = {}
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._note)
+        except ValueError:  # not the main thread
+            pass
+
+    def _note(self, signum: int, _frame: object) -> None:
+        self.caught.append(signum)
+
+    def release(self, raise_now: bool = True) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+        if self.caught and raise_now:
+            raise KeyboardInterrupt
 
 
 def _seed(seed: int, number: int) -> int:
