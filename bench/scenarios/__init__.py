@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import fixed_costs, large, plots, serving, startup, sweep
+from . import fixed_costs, large, plots, serving, spark, startup, sweep, tune
 
 # The order they run in (and are listed in by --help).
 SCENARIOS: dict[str, ModuleType] = {
-    module.NAME: module for module in (startup, fixed_costs, sweep, serving, large, plots)
+    module.NAME: module
+    for module in (startup, fixed_costs, sweep, serving, large, plots, tune, spark)
 }

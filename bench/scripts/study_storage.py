@@ -52,7 +52,7 @@ def search(storage, trials: int, on_trial=None) -> list[float]:
         stamps.append(time.perf_counter())
 
     study.optimize(objective, n_trials=trials, callbacks=[stamp])
-    return [b - a for a, b in zip(stamps, stamps[1:])]
+    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
 
 
 def mlflow_run(experiment_id: str, parent_id: str):

@@ -15,13 +15,13 @@ tracking store (``mlflow.db`` -> ``mlflow-optuna.db``) or on a database every wo
 the storage's and the sampler's work per trial; 2 shared cores, median seconds per trial over the
 first and the last 20 trials):
 
-==========================================================  ===========  =========  ==========
-storage                                                      20 trials    200: first 20  200: last 20
-==========================================================  ===========  =========  ==========
-``mlflow.optuna.MlflowStorage``, SQLite tracking store       2.02         see README
-Optuna ``RDBStorage`` on SQLite + one MLflow run per trial   0.30         see README
-Optuna ``RDBStorage`` on PostgreSQL + one MLflow run/trial   0.35         see README
-==========================================================  ===========  =========  ==========
+=========================================================  =========
+storage (20-trial study)                                    s / trial
+=========================================================  =========
+``mlflow.optuna.MlflowStorage`` on an SQLite tracking store    2.02
+Optuna ``RDBStorage`` on SQLite, one MLflow run per trial      0.30
+Optuna ``RDBStorage`` on PostgreSQL, one MLflow run per trial  0.35
+=========================================================  =========
 
 ``MlflowStorage`` keeps the study as MLflow runs and reads them back through the tracking API at
 every step (its trial numbers come from a metric history, and its writes are batched by a
