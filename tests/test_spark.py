@@ -57,7 +57,9 @@ def read_parts(folder: Path, kind: str) -> pd.DataFrame:
     if kind == "parquet":
         return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
     if kind == "jsonl":
-        return pd.concat([pd.read_json(p, lines=True) for p in parts], ignore_index=True)
+        return pd.concat(
+            [pd.read_json(p, lines=True, precise_float=True) for p in parts], ignore_index=True
+        )
     return pd.concat(
         [pd.read_csv(p, float_precision="round_trip") for p in parts], ignore_index=True
     )
