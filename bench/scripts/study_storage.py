@@ -1,6 +1,6 @@
 """Per-trial storage cost of an Optuna study kept in three places, measured without any fit.
 
-    python bench/scripts/study_storage.py TRIALS [postgresql://...]
+    python bench/scripts/study_storage.py TRIALS [postgresql://...] [--no-mlflow-storage]
 
 Each storage runs ``TRIALS`` trials of a seeded TPE search over alpha (log) and l1_ratio whose
 objective does no work, so the time between two trials is the storage's and the sampler's
@@ -78,17 +78,19 @@ def summary(times: list[float]) -> dict[str, float]:
 
 
 def main() -> None:
-    trials = int(sys.argv[1])
-    postgres = sys.argv[2] if len(sys.argv) > 2 else None
+    args = [a for a in sys.argv[1:] if a != "--no-mlflow-storage"]
+    trials = int(args[0])
+    postgres = args[1] if len(args) > 1 else None
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
         experiment = mlflow.set_experiment("bench")
         client = mlflow.MlflowClient()
-        out["MlflowStorage (SQLite)"] = summary(
-            search(MlflowStorage(experiment.experiment_id), trials)
-        )
+        if "--no-mlflow-storage" not in sys.argv:
+            out["MlflowStorage (SQLite)"] = summary(
+                search(MlflowStorage(experiment.experiment_id), trials)
+            )
         for label, url in [
             ("RDBStorage (SQLite) + MLflow runs", f"sqlite:///{root / 'optuna.db'}"),
             ("RDBStorage (PostgreSQL) + MLflow runs", postgres),

@@ -252,6 +252,10 @@ def tune(
             f"--folds {options.folds} is more than the {len(parts.y_train)} training rows"
         )
     name = options.study or f"{tracking.experiment}-{data.name}"
+    if options.jobs > 1:
+        # Imported once, before the fork, so forked workers start without importing them.
+        import mlflow.sklearn  # noqa: F401
+        import sklearn.model_selection  # noqa: F401
     work = _Worker(
         name, url, options, train_options, tracking, data, parts, optuna, on_trial, main=True
     )
