@@ -114,7 +114,7 @@ def test_spark_bad_input(spark, model_uri, tmp_path: Path, one_line_error) -> No
         "input is missing columns the model needs: x2",
     )
     assert not out.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["rows.csv"]  # nothing half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db", "rows.csv"]  # nothing more
     out.mkdir()
     one_line_error(
         runner.invoke(app, [*args, "-o", str(out)]),
@@ -130,7 +130,8 @@ def test_spark_without_pyspark(model_uri, tmp_path: Path, monkeypatch, one_line_
     source = tmp_path / "rows.csv"
     source.write_text("x1,x2\n1,2\n")
     result = runner.invoke(
-        app, ["predict", "--spark", "-m", model, "-t", uri, "-i", str(source), "-o", "out"]
+        app,
+        ["predict", "--spark", "local[2]", "-m", model, "-t", uri, "-i", str(source), "-o", "o"],
     )
     one_line_error(result, "--spark needs PySpark: pip install 'mlflow-tutorial[spark]'")
 
