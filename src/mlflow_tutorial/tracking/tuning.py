@@ -27,8 +27,8 @@ first and the last 20 trials):
 ``MlflowStorage`` keeps the study as MLflow runs and reads them back through the tracking API at
 every step (its trial numbers come from a metric history, and its writes are batched by a
 flush thread): seven times the cost per trial at 20 trials, and growing with the study.
-Optuna's RDB storage numbers trials in one transaction, so concurrent workers never share a trial, and its
-heartbeat (``HEARTBEAT_SECONDS``) lets a live worker fail a dead worker's trial after
+Optuna's RDB storage numbers trials in one transaction, so concurrent workers never share a
+trial, and its heartbeat (``HEARTBEAT_SECONDS``) lets a live worker fail a dead worker's trial after
 ``GRACE_SECONDS`` and run it again (:class:`optuna.storages.RetryFailedTrialCallback`). The
 price is a second database next to MLflow's, which every worker must reach.
 
