@@ -33,7 +33,6 @@ class Format(str, Enum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
-    parquet = "parquet"  # mlt predict --spark
 
 
 class DataFormat(str, Enum):
