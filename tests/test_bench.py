@@ -286,10 +286,12 @@ def test_page_has_stable_headings_and_judges_targets() -> None:
         "## 2. A 1-point training sweep",
         "## 3. Serving",
     ]
-    assert headings[-4:] == [
+    assert headings[-6:] == [
         "## 5. Where the time goes: fixed costs per process",
         "## 6. Large data",
         "## 7. Plots",
+        "## 8. Tuning",
+        "## 9. Batch scoring on Spark",
         "## How to reproduce",
     ]
     # 30x the requests/s: the 25x target is met; the same RSS meets <= 1x; p99 is 1/30.
@@ -306,3 +308,26 @@ def test_page_has_stable_headings_and_judges_targets() -> None:
     assert "Not measured in this run (scenario `fixed-costs` not selected)." in page
     assert "Not measured in this run (scenario `large` not selected)." in page
     assert "Not available in this build: the installed `mlt train` has no `--no-plots`" in page
+
+
+def test_tuning_and_spark_sections_judge_their_targets() -> None:
+    from bench.scenarios import spark, tune
+
+    record = fake_record()
+    tuned = tune.TuneBenchResult(20, (20, 200), grid_cv_rmse=55.0, grid_points=20)
+    tuned.samples = {
+        tune.jobs_label(1): [tune.TuneSample(10.0, 9.0, 54.0)],
+        tune.jobs_label(2): [tune.TuneSample(7.0, 12.0, 54.5)],
+    }
+    tuned.intervals = {20: [0.5] * 19, 200: [0.5] * 180 + [0.9] * 19}
+    scored = spark.SparkBenchResult(1000, {spark.MLT: [2.0], spark.SPARK: [4.0]})
+    scored.tiny_walls = {spark.MLT: [1.0], spark.SPARK: [6.0]}
+    record.results.update({tune.NAME: tuned, spark.NAME: scored})
+    record.selected.extend([tune.NAME, spark.NAME])
+    page = render(record)
+    assert "| tune | cv_rmse of 20 trials ÷ a 20-point grid | ≤ 1× | 0.98× | **met** |" in page
+    assert "| tune | wall, --jobs 2 ÷ --jobs 1 | ≤ 0.65× | 0.70× | **missed** by 7.7 % |" in page
+    assert (
+        "last 20 of 200 ÷ first 20 of 20 (mlt ÷ mlt) | ≤ 1.5× | 1.80× | **missed** by 1.20×" in page
+    )
+    assert "Spark's fixed cost (1,000 rows, Spark − mlt predict): 5.00 s" in page

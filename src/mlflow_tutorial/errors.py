@@ -50,6 +50,10 @@ class AlreadyExistsError(MltError):
     """Something to be created exists already (and cannot simply be reused)."""
 
 
+class MissingDependencyError(MltError):
+    """An optional extra (``tune``, ``spark``) or a program it needs is not installed."""
+
+
 class TrackingError(MltError):
     """The tracking store or server cannot be reached or refused the request."""
 

@@ -9,6 +9,8 @@ TAG_DATASET = "mlt.dataset"
 TAG_SWEEP = "mlt.sweep_id"
 TAG_MODEL_URI = "mlt.model_uri"
 TAG_TASK = "mlt.task"  # regression or classification (runs without it: regression)
+TAG_STUDY = "mlt.study"  # a study's parent run and its trials' runs (tuning)
+TAG_TRIAL = "mlt.trial"
 
 # On registered model versions (registry).
 TAG_SOURCE_RUN = "mlt.source_run"

@@ -41,6 +41,7 @@ class DataFormat(str, Enum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"  # mlt predict --spark
 
 
 def choose_format(requested: Format | None) -> Format:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from . import models, registry, tracking, ui  # noqa: F401  (each registers its commands)
+from . import models, registry, tracking, tune, ui  # noqa: F401  (each registers its commands)
 from .app import app
 
 __all__ = ["app", "main"]
@@ -19,7 +19,7 @@ __all__ = ["app", "main"]
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(args=models.spark_master_default(sys.argv[1:]))
     finally:
         # Once a command is done, tearing down the objects of MLflow, scikit-learn and pandas
         # costs the interpreter a second or more. Their work is flushed by now (runs are

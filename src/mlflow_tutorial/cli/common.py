@@ -250,3 +250,69 @@ def metric_columns(records: list[dict[str, Any]]) -> list[Column]:
 def id_column(key: str, wide: bool) -> Column:
     """An id column: short in tables (as git shows hashes), in full with ``--wide``."""
     return Column(key, lambda r: r[key] if wide else short_id(r[key]), no_wrap=True)
+
+
+# The data options of mlt train, shared with mlt tune.
+DatasetOpt = Annotated[
+    str, typer.Option(metavar="NAME", help="Built-in data set (scikit-learn's bundled data)")
+]
+DataOpt = Annotated[
+    str | None,
+    typer.Option(metavar="PATH|URL", help="CSV file or URL to train on instead (, ; tab or |)"),
+]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="COLUMN",
+        help="Target column of --data \\[default: 'target', else the last column]",
+        show_default=False,
+    ),
+]
+DropOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="COLUMN",
+        help="Leave a column of --data out of the features. Repeat or comma-separate.",
+        show_default=False,
+    ),
+]
+TaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="TASK",
+        help="regression or classification \\[default: classification for a text or "
+        "boolean target, else regression]",
+        show_default=False,
+    ),
+]
+DecimalOpt = Annotated[
+    str,
+    typer.Option(
+        metavar="CHAR",
+        help="Decimal mark of --data: . or , (a decimal comma is detected when unambiguous)",
+    ),
+]
+TestSizeOpt = Annotated[
+    float, typer.Option(metavar="FLOAT", help="Share of rows held out for testing")
+]
+StandardizeOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Scale numeric features before the model, the default (--no-standardize: raw)",
+        show_default=False,
+    ),
+]
+
+
+def data_options(data: str | None, drop: list[str] | None, task: str | None, decimal: str):
+    """Check the options that only make sense with --data; returns the columns to drop."""
+    from ..columns import TASKS, parse_drop
+
+    if task is not None and task not in TASKS:
+        raise typer.BadParameter("must be regression or classification", param_hint="--task")
+    if decimal not in (".", ","):
+        raise typer.BadParameter("must be . or ,", param_hint="--decimal")
+    if (drop or task or decimal != ".") and not data:
+        given = "--drop" if drop else "--task" if task else "--decimal"
+        raise typer.BadParameter("only with --data", param_hint=given)
+    return tuple(parse_drop(drop))

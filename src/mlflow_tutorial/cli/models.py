@@ -101,7 +101,11 @@ def predict(
     data_format: Annotated[
         DataFormat,
         typer.Option(
-            "--format", "-f", case_sensitive=False, metavar="FORMAT", help="csv, jsonl or json"
+            "--format",
+            "-f",
+            case_sensitive=False,
+            metavar="FORMAT",
+            help="csv, jsonl or json; parquet with --spark",
         ),
     ] = DataFormat.csv,
     chunk_rows: Annotated[
@@ -113,15 +117,31 @@ def predict(
             help="Rows read, predicted and written at a time (memory does not grow with the input)",
         ),
     ] = DEFAULT_CHUNK_ROWS,
+    spark: Annotated[
+        str | None,
+        typer.Option(
+            metavar="[MASTER]",
+            help="Score on Spark (local[*] alone, or spark://HOST:PORT...): CSV or Parquet "
+            "files or directories in, a directory of part files out",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Predict a batch of rows with a model, for shell pipelines.
 
     Examples: cat rows.csv | mlt predict --model models:/diabetes-elasticnet@champion --input -
 
     mlt predict --input rows.csv --with-inputs --format jsonl --output scored.jsonl
+
+    mlt predict --spark --input rows.parquet --format parquet --output scored/
     """
     from ..models.batch import predict_chunks, read_chunks
 
+    if spark is not None:
+        _predict_spark(model, input_, output, with_inputs, tracking_uri, data_format, spark)
+        return
+    if data_format is DataFormat.parquet:
+        raise typer.BadParameter("parquet is written by --spark only", param_hint="--format")
     fmt = Format(data_format.value)
     rows = read_chunks(sys.stdin if input_ == "-" else input_, chunk_rows)
     predictions = predict_chunks(model, rows, tracking(tracking_uri, None), with_inputs)
@@ -130,3 +150,42 @@ def predict(
         return
     with replaced_file(output) as handle:
         emit_frames(predictions, fmt, handle)
+
+
+def _predict_spark(
+    model: str,
+    input_: str,
+    output: str | None,
+    with_inputs: bool,
+    tracking_uri: str | None,
+    data_format: DataFormat,
+    master: str,
+) -> None:
+    from ..models.spark import predict_spark
+
+    if input_ == "-":
+        raise typer.BadParameter(
+            "--spark reads files or directories, not stdin", param_hint="--input"
+        )
+    if not output:
+        raise typer.BadParameter("--spark writes a directory of part files", param_hint="--output")
+    if data_format is DataFormat.json:
+        raise typer.BadParameter("--spark writes csv, jsonl or parquet", param_hint="--format")
+    written = predict_spark(
+        model, input_, output, master, tracking(tracking_uri, None), with_inputs, data_format.value
+    )
+    info(f"Wrote {written.files} {written.output_format} part files to {written.output}")
+
+
+def spark_master_default(args: list[str]) -> list[str]:
+    """``mlt predict --spark`` without a master: ``--spark local[*]`` (Typer options cannot
+    have an optional value)."""
+    if not args or args[0] != "predict" or "--spark" not in args:
+        return args
+    from ..models.spark import DEFAULT_MASTER
+
+    at = args.index("--spark")
+    following = args[at + 1] if at + 1 < len(args) else None
+    if following is None or following.startswith("-"):
+        return [*args[: at + 1], DEFAULT_MASTER, *args[at + 1 :]]
+    return args

@@ -71,6 +71,13 @@ def register(
         ),
     ] = [DEFAULT_ALIAS],  # noqa: B006 (Typer copies it)
     metric: Metric = None,
+    study: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="With --best, the best trial of this mlt tune study (by cross-validated rmse)",
+        ),
+    ] = None,
     dataset: Annotated[
         str | None,
         typer.Option(
@@ -96,8 +103,14 @@ def register(
     if run and dataset:
         raise typer.BadParameter("--dataset chooses among runs for --best", param_hint="--run")
     fmt = choose_format(fmt)
+    if run and study:
+        raise typer.BadParameter("--study chooses among runs for --best", param_hint="--run")
     run_id = read_stdin_value(run, "run id", "--run") if run else None
     store = tracking(tracking_uri, experiment)
+    if study:
+        from ..tracking.tuning import best_trial_run
+
+        run_id = best_trial_run(store, study).run_id
     if run_id is None and metric is None:
         from ..tracking.comparison import dataset_filter, default_metric
 
@@ -120,6 +133,7 @@ def register(
         state = "Registered" if version.created else "Already registered;"
         among = f" among runs on {version.dataset}" if version.dataset else ""
         chosen = "" if run_id else f" (best by {metric}{among})"
+        chosen = f" (best trial of study {study} by cv_rmse)" if study else chosen
         info(
             f"{state} {version.name} version {version.version}{chosen}. "
             f"Next: mlt serve --model {version.model_uri}",

@@ -18,12 +18,21 @@ from ..tracking.training import (
 )
 from .app import app
 from .common import (
+    DataOpt,
+    DatasetOpt,
+    DecimalOpt,
+    DropOpt,
     Experiment,
     Metric,
     OutputFormat,
+    StandardizeOpt,
+    TargetOpt,
+    TaskOpt,
+    TestSizeOpt,
     TrackingUri,
     Wide,
     command,
+    data_options,
     floats,
     id_column,
     metric_columns,
@@ -49,59 +58,18 @@ def train(
             help="Elastic-net l1_ratio (0..1). Repeat or comma-separate for a grid.",
         ),
     ] = [str(DEFAULT_L1_RATIO)],  # noqa: B006
-    dataset: Annotated[
-        str, typer.Option(metavar="NAME", help="Built-in data set (scikit-learn's bundled data)")
-    ] = DEFAULT_DATASET,
-    data: Annotated[
-        str | None,
-        typer.Option(metavar="PATH|URL", help="CSV file or URL to train on instead (, ; tab or |)"),
-    ] = None,
-    target: Annotated[
-        str | None,
-        typer.Option(
-            metavar="COLUMN",
-            help="Target column of --data \\[default: 'target', else the last column]",
-            show_default=False,
-        ),
-    ] = None,
-    drop: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="COLUMN",
-            help="Leave a column of --data out of the features. Repeat or comma-separate.",
-            show_default=False,
-        ),
-    ] = None,
-    task: Annotated[
-        str | None,
-        typer.Option(
-            metavar="TASK",
-            help="regression or classification \\[default: classification for a text or "
-            "boolean target, else regression]",
-            show_default=False,
-        ),
-    ] = None,
-    decimal: Annotated[
-        str,
-        typer.Option(
-            metavar="CHAR",
-            help="Decimal mark of --data: . or , (a decimal comma is detected when unambiguous)",
-        ),
-    ] = ".",
-    test_size: Annotated[
-        float, typer.Option(metavar="FLOAT", help="Share of rows held out for testing")
-    ] = DEFAULT_TEST_SIZE,
+    dataset: DatasetOpt = DEFAULT_DATASET,
+    data: DataOpt = None,
+    target: TargetOpt = None,
+    drop: DropOpt = None,
+    task: TaskOpt = None,
+    decimal: DecimalOpt = ".",
+    test_size: TestSizeOpt = DEFAULT_TEST_SIZE,
     random_state: Annotated[
         int,
         typer.Option(min=0, max=2**32 - 1, metavar="INT", help="Seed for the split and the model"),
     ] = DEFAULT_RANDOM_STATE,
-    standardize: Annotated[
-        bool,
-        typer.Option(
-            help="Scale numeric features before the model, the default (--no-standardize: raw)",
-            show_default=False,
-        ),
-    ] = True,
+    standardize: StandardizeOpt = True,
     run_name: Annotated[str | None, typer.Option(metavar="NAME", help="MLflow run name")] = None,
     plots: Annotated[
         bool,
@@ -127,16 +95,9 @@ def train(
 
     mlt train --data penguins.csv --target species --drop id
     """
-    from ..columns import TASKS, parse_drop
     from ..tracking.training import TrainOptions, train_grid
 
-    if task is not None and task not in TASKS:
-        raise typer.BadParameter("must be regression or classification", param_hint="--task")
-    if decimal not in (".", ","):
-        raise typer.BadParameter("must be . or ,", param_hint="--decimal")
-    if (drop or task or decimal != ".") and not data:
-        given = "--drop" if drop else "--task" if task else "--decimal"
-        raise typer.BadParameter("only with --data", param_hint=given)
+    dropped = data_options(data, drop, task, decimal)
     alphas = floats(alpha, "--alpha", DEFAULT_ALPHA)
     l1_ratios = floats(l1_ratio, "--l1-ratio", DEFAULT_L1_RATIO)
     options = TrainOptions(
@@ -148,7 +109,7 @@ def train(
         standardize=standardize,
         run_name=run_name,
         plots=plots,
-        drop=tuple(parse_drop(drop)),
+        drop=dropped,
         task=task,
         decimal=decimal,
     )

@@ -114,7 +114,8 @@ def best_run(
     filter_string: str | None = None,
     dataset: str | None = None,
 ) -> RunSummary:
-    """The finished run with the best ``metric`` among the experiment's runs on ``dataset``.
+    """The finished run with a model and the best ``metric`` among the experiment's runs on
+    ``dataset``.
 
     Runs on different data sets do not compete: by default the data set is the newest
     finished run's (its ``mlt.dataset`` tag; runs without one compete with every run). Nor do
@@ -126,7 +127,9 @@ def best_run(
     )
     _check_metric(metric)
     experiment_id = get_experiment_id(tracking)
-    conditions = [c for c in (filter_string, "attributes.status = 'FINISHED'") if c]
+    # Only runs with a model compete (a study logs models of its best trials only).
+    has_model = f"tags.`{TAG_MODEL_URI}` LIKE 'models:/%'"
+    conditions = [c for c in (filter_string, "attributes.status = 'FINISHED'", has_model) if c]
     if dataset is None:
         dataset = newest_dataset(tracking, experiment_id, " and ".join(conditions))
     if dataset:

@@ -457,9 +457,11 @@ def _fit_and_log(
     alpha: float,
     l1_ratio: float,
     logged_params: Mapping[str, str],
+    log_model: bool = True,
 ) -> TrainResult:
     """Fit, evaluate and log one point into ``run``. Keys of ``logged_params`` (params the
-    run already has) are not logged again."""
+    run already has) are not logged again. Without ``log_model`` the run gets params, tags and
+    metrics but no model and no plots (``model_uri`` is then empty)."""
     import mlflow
     import mlflow.sklearn
 
@@ -513,6 +515,9 @@ def _fit_and_log(
     if report is not None and (report.dropped or not report.plain or report.decimal_comma):
         mlflow.log_dict(report.to_dict(), COLUMNS_ARTIFACT)
     _log_dataset(context.dataset)
+    if not log_model:
+        mlflow.log_metrics(metrics)
+        return _result(context, run, params, metrics, tags, "", "")
     signature = sample_signature(model, parts.X_train)
     legacy = model.steps[0][0] != "columns"  # the tutorial's pipeline, saved as it always was
     info = mlflow.sklearn.log_model(
@@ -530,16 +535,28 @@ def _fit_and_log(
         log_model_plots(model, parts.X_test, parts.y_test, metrics, data.task)
     mlflow.set_tag(TAG_MODEL_URI, info.model_uri)
     tags[TAG_MODEL_URI] = info.model_uri
+    return _result(context, run, params, metrics, tags, info.model_uri, info.model_id)
+
+
+def _result(
+    context: RunContext,
+    run: Any,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    model_uri: str,
+    model_id: str,
+) -> TrainResult:
     return TrainResult(
         run_id=run.info.run_id,
         run_name=run.info.run_name,
         experiment_id=context.experiment_id,
         experiment_name=context.experiment_name,
-        model_uri=info.model_uri,
-        model_id=info.model_id,
+        model_uri=model_uri,
+        model_id=model_id,
         params=params,
         metrics=metrics,
-        dataset=data.name,
+        dataset=context.data.name,
         sweep_id=context.sweep_id,
         parent_run_id=_parent_of(run),
         tags=tags,
