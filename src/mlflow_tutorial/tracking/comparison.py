@@ -13,7 +13,7 @@ from typing import Any
 
 from ..config import Tracking
 from ..errors import ExperimentNotFoundError, InvalidParameterError, RunNotFoundError
-from ..mlflow_errors import mlflow_errors
+from ..mlflow_errors import Access, mlflow_errors
 from ..names import TAG_DATASET, TAG_MODEL_URI, TAG_SWEEP
 
 METRICS = ("rmse", "mae", "r2")
@@ -48,7 +48,8 @@ def sort_direction(metric: str) -> str:
 def get_experiment_id(tracking: Tracking) -> str:
     """The id of the tracking configuration's experiment, or an error naming it."""
     client = tracking.client()
-    with mlflow_errors():
+    read = Access("read", f"experiment {tracking.experiment!r}", "READ")
+    with mlflow_errors(access=read):
         experiment = client.get_experiment_by_name(tracking.experiment)
     if experiment is None:
         raise ExperimentNotFoundError(
@@ -91,6 +92,16 @@ def best_run(
     Runs on different data sets do not compete: by default the data set is the newest
     finished run's (its ``mlt.dataset`` tag; runs without one compete with every run).
     """
+    return summarize(best_run_record(tracking, metric, filter_string, dataset))
+
+
+def best_run_record(
+    tracking: Tracking | None = None,
+    metric: str = "rmse",
+    filter_string: str | None = None,
+    dataset: str | None = None,
+) -> Any:
+    """:func:`best_run`, as MLflow's ``Run`` (params, metrics and tags in full)."""
     tracking = tracking or Tracking.resolve()
     _check_metric(metric)
     experiment_id = get_experiment_id(tracking)
@@ -106,7 +117,7 @@ def best_run(
             f"no finished run with metric {metric!r}{on} in experiment {tracking.experiment!r}; "
             "train one with `mlt train`"
         )
-    return summarize(runs[0])
+    return runs[0]
 
 
 def newest_dataset(tracking: Tracking, experiment_id: str, filter_string: str = "") -> str | None:
