@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import fixed_costs, large, plots, serving, startup, sweep
+from . import fixed_costs, large, logins, plots, serving, startup, sweep
 
 # The order they run in (and are listed in by --help).
 SCENARIOS: dict[str, ModuleType] = {
-    module.NAME: module for module in (startup, fixed_costs, sweep, serving, large, plots)
+    module.NAME: module for module in (startup, fixed_costs, sweep, serving, large, plots, logins)
 }
