@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import collections
 import http.client
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+_MODEL_ID = re.compile(r"/m-[0-9a-f]{32}\b")
+_ARTIFACT = re.compile(r"(/mlflow-artifacts/artifacts/).*")
+
+
+def endpoint(request: str) -> str:
+    """``"METHOD /path"`` without its query, a logged model's id as ``{model_id}`` and an
+    artifact's own path as ``...``: one name per REST endpoint."""
+    request = request.split("?", 1)[0]
+    request = _MODEL_ID.sub("/{model_id}", request)
+    return _ARTIFACT.sub(r"\1...", request)
+
 
 # Hop-by-hop headers: for one connection, never forwarded.
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "trailer"})
@@ -55,16 +68,8 @@ class CountingProxy:
 
     @staticmethod
     def by_endpoint(requests: list[tuple[str, str]]) -> dict[str, int]:
-        """``{"POST /api/2.0/mlflow/runs/create": 4, ...}``; artifact paths under their
-        endpoint, without the file's own path."""
-        counts: collections.Counter[str] = collections.Counter()
-        for method, path in requests:
-            path = path.split("?", 1)[0]
-            if "/mlflow-artifacts/artifacts/" in path:
-                path = path.split("/mlflow-artifacts/artifacts/", 1)[0] + (
-                    "/mlflow-artifacts/artifacts/..."
-                )
-            counts[f"{method} {path}"] += 1
+        """``{"POST /api/2.0/mlflow/runs/create": 4, ...}`` (see :func:`endpoint`)."""
+        counts = collections.Counter(endpoint(f"{method} {path}") for method, path in requests)
         return dict(counts.most_common())
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

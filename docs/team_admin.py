@@ -24,6 +24,7 @@ import argparse
 import os
 import secrets
 import sys
+import warnings
 
 PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS")
 
@@ -46,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
 
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-    from mlflow.server import get_app_client
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecations inside MLflow's server modules
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+        from mlflow.server import get_app_client
 
     url = os.environ["MLFLOW_TRACKING_URI"]
     auth = get_app_client("basic-auth", tracking_uri=url)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+from ..countproxy import endpoint
 from ..record import RunRecord
 from ..scenarios import logins
 from ..scenarios.logins import CACHED, LABELS, OPEN, LoginsResult
@@ -55,9 +58,19 @@ def section_logins(w: Page, record: RunRecord) -> None:
             "Each request costs a round trip, and a password check where the cache is off. "
             "`GET /health` needs no login."
         )
+        w.para(
+            "Not mlt's to cut: the artifact uploads (one per file of the model and of the "
+            "plots), the `runs/get` calls (MLflow's `log_model` reads the run twice, and "
+            "`log_figure` once to find its artifact store), the logged model's `GET`/`PATCH` "
+            "(MLflow finalizing it), and in `mlt register` the `registered-models/get` "
+            "(MlflowClient checking that the name is not a prompt). mlt sends a run's tags with "
+            "its creation and its metrics with the model-URI tag, and `mlt register` reuses the "
+            "run it searched and the model URI mlt tagged it with."
+        )
         totals = [[label, str(sum(counts.values()))] for label, counts in result.requests.items()]
         w.table(["command", "requests"], "lr", totals)
         for label, counts in result.requests.items():
-            w.table(
-                [label, "n"], "lr", [[f"`{endpoint}`", str(n)] for endpoint, n in counts.items()]
-            )
+            merged: Counter[str] = Counter()
+            for name, n in counts.items():
+                merged[endpoint(name)] += n
+            w.table([label, "n"], "lr", [[f"`{e}`", str(n)] for e, n in merged.most_common()])
