@@ -263,7 +263,36 @@ def mlflow_server(
     assert not killed, f"mlflow server processes ignored SIGTERM and were killed: {killed}"
 
 
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def docs_postgres(data_dir: Path, *args: str) -> subprocess.Popen:
+    """``python docs/local_postgres.py DATA_DIR ARGS`` as docs/team.md runs it (its own
+    session; stdout and stderr as text pipes): the page's pip route."""
+    return subprocess.Popen(
+        [sys.executable, str(DOCS / "local_postgres.py"), str(data_dir), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        start_new_session=True,
+    )
+
+
 ADMIN = "admin"
+
+
+def auth_env(config: Path, admin_password: str) -> dict[str, str]:
+    """What ``mlflow server --app-name basic-auth`` is started with, as docs/team.md says."""
+    import secrets
+
+    return clean_env(
+        MLFLOW_AUTH_CONFIG_PATH=str(config),
+        MLFLOW_AUTH_ADMIN_PASSWORD=admin_password,
+        MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(32),
+        # mlt uses none of the server's background jobs: 5 processes instead of 13.
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+    )
 
 
 @dataclass
@@ -327,13 +356,7 @@ def basic_auth_server(
             "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
         )
         admin_password = secrets.token_urlsafe(16)
-        env = clean_env(
-            MLFLOW_AUTH_CONFIG_PATH=str(config),
-            MLFLOW_AUTH_ADMIN_PASSWORD=admin_password,
-            MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(32),
-            # mlt uses none of the server's background jobs: 5 processes instead of 13.
-            MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
-        )
+        env = auth_env(config, admin_password)
         with mlflow_server(
             tracking_db, home / "server", "--app-name", "basic-auth", env=env
         ) as plain:

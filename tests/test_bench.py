@@ -24,7 +24,7 @@ from bench.loadgen import Load, parse_time, parse_wrk  # noqa: E402
 from bench.record import RunRecord  # noqa: E402
 from bench.report import render  # noqa: E402
 from bench.report.fmt import verdict  # noqa: E402
-from bench.scenarios import plots, serving, startup, sweep  # noqa: E402
+from bench.scenarios import logins, plots, serving, startup, sweep  # noqa: E402
 from bench.stats import Spread, Target  # noqa: E402
 
 NAN = float("nan")
@@ -286,12 +286,13 @@ def test_page_has_stable_headings_and_judges_targets() -> None:
         "## 2. A 1-point training sweep",
         "## 3. Serving",
     ]
-    assert headings[-6:] == [
+    assert headings[-7:] == [
         "## 5. Where the time goes: fixed costs per process",
         "## 6. Large data",
         "## 7. Plots",
         "## 8. Tuning",
         "## 9. Batch scoring on Spark",
+        "## 10. Logins",
         "## How to reproduce",
     ]
     # 30x the requests/s: the 25x target is met; the same RSS meets <= 1x; p99 is 1/30.
@@ -331,3 +332,22 @@ def test_tuning_and_spark_sections_judge_their_targets() -> None:
         "last 20 of 200 ÷ first 20 of 20 (mlt ÷ mlt) | ≤ 1.5× | 1.80× | **missed** by 1.20×" in page
     )
     assert "Spark's fixed cost (1,000 rows, Spark − mlt predict): 5.00 s" in page
+
+
+def test_the_logins_section_gives_the_ratios_and_the_request_counts() -> None:
+    record = fake_record()
+    result = logins.LoginsResult(
+        walls={logins.OPEN: [6.0, 6.0], logins.CACHED: [6.6, 6.6], logins.UNCACHED: [21.0, 21.0]},
+        cpus={label: [3.0, 3.0] for label in logins.LABELS},
+        server_cpus={label: [1.0, 1.0] for label in logins.LABELS},
+        requests={"mlt compare": {"GET /health": 1, "POST /api/2.0/mlflow/runs/search": 1}},
+        command="mlt train --alpha 0.1,1 --l1-ratio 0.2,0.8 -e EXPERIMENT",
+    )
+    record.selected.append(logins.NAME)
+    record.results[logins.NAME] = result
+    page = render(record)
+    assert "| logins | 4-point grid with logins (cache on) ÷ without logins, wall | ≤ 1.5× " in page
+    assert "| 1.10× | **met** |" in page
+    assert "| logins, no cache (MLflow's default) | 21.00 s" in page
+    assert "| mlt compare | 2 |" in page
+    assert "| `POST /api/2.0/mlflow/runs/search` | 1 |" in page

@@ -10,7 +10,13 @@ from typer.testing import CliRunner
 
 from mlflow_tutorial.cli import app
 from mlflow_tutorial.config import Tracking
-from mlflow_tutorial.credentials import scrub, split_credentials, use_uri_credentials
+from mlflow_tutorial.credentials import (
+    RAW_PASSWORD,
+    has_raw_password,
+    scrub,
+    split_credentials,
+    use_uri_credentials,
+)
 from mlflow_tutorial.output import exposure_warning
 
 LOGIN_ENVS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
@@ -102,3 +108,73 @@ def test_serve_binds_one_interface_by_default():
     from mlflow_tutorial.net import DEFAULT_HOST
 
     assert DEFAULT_HOST == "127.0.0.1"
+
+
+# -- a password put into the URL as it is --------------------------------------------------------
+
+RAW = "pa/ss?w#rd@x:y"  # every character that breaks a URL's host part
+
+
+@pytest.mark.parametrize(
+    ("uri", "raw"),
+    [
+        (f"http://alice:{RAW}@127.0.0.1:5000", True),
+        ("http://alice:pa/ss@mlflow.example.internal", True),
+        ("https://alice:pa?ss@mlflow.example.internal:443/base", True),
+        ("http://alice:pa%2Fss@127.0.0.1:5000", False),
+        ("http://alice:p@ss:w@127.0.0.1:5000", False),  # "@" and ":" alone are read right
+        ("http://127.0.0.1:5000/path@x", False),
+        ("http://127.0.0.1:5000", False),
+    ],
+)
+def test_a_raw_password_is_recognized(uri, raw):
+    assert has_raw_password(uri) is raw
+
+
+@pytest.mark.parametrize("where", ["option", "variable"])
+def test_a_raw_special_character_password_is_one_line_naming_no_piece_of_it(
+    monkeypatch, one_line_error, where
+):
+    uri = f"http://alice:{RAW}@127.0.0.1:5000"
+    if where == "option":
+        result = CliRunner().invoke(app, ["models", "-t", uri])
+    else:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        result = CliRunner().invoke(app, ["models"])
+    one_line_error(result, RAW_PASSWORD)
+    assert "percent-encode" in RAW_PASSWORD and "MLFLOW_TRACKING_PASSWORD" in RAW_PASSWORD
+    for piece in ("pa", "ss", "rd", "w#", "x:y"):
+        assert piece not in result.stderr.replace("password", "").replace("pass", ""), piece
+
+
+# -- a password on the command line of a long-lived command --------------------------------------
+
+PS_WARNING = (
+    "Warning: the password in --tracking-uri shows in the process list (ps) for as long as "
+    "{command} runs: leave it out of the URI and set MLFLOW_TRACKING_USERNAME and "
+    "MLFLOW_TRACKING_PASSWORD"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["serve", "--model", "models:/no-such-model@champion"], "mlt serve"),
+        (["ui", "--port", "1"], "mlt ui"),
+    ],
+)
+def test_a_password_in_a_long_lived_commands_url_is_warned_of_once(free_port, args, command):
+    uri = f"http://alice:s3cret-pw@127.0.0.1:{free_port()}"  # nothing listens there
+    result = CliRunner().invoke(app, [*args, "-t", uri])
+    lines = result.stderr.splitlines()
+    assert lines[0] == PS_WARNING.format(command=command)
+    assert sum(line.startswith("Warning:") for line in lines) == 1
+    assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_the_same_login_from_the_variable_is_not_warned_of(monkeypatch, free_port):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:s3cret-pw@127.0.0.1:{free_port()}")
+    result = CliRunner().invoke(app, ["serve", "--model", "models:/no-such-model@champion"])
+    assert result.exit_code == 1
+    assert "Warning" not in result.stderr
+    assert result.stderr.startswith("Error: cannot reach the tracking server at http://127.0.0.1:")

@@ -13,9 +13,12 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +28,14 @@ from mlflow import MlflowClient
 
 from mlflow_tutorial.data import load_dataset
 from team_support import (
+    DOCS,
     AuthServer,
+    auth_env,
     basic_auth_server,
     clean_env,
+    docs_postgres,
     free_port,
+    mlflow_server,
     query,
     run_mlt,
 )
@@ -41,6 +48,16 @@ PASSWORDS = {
     "bob": "bob-" + secrets.token_urlsafe(12),
 }
 ONE_LINE = re.compile(r"Error: [^\n]+\n")
+EXPERIMENT_HINT = "or use -e for an experiment of your own"
+MODEL_HINT = "or use --name for a model of your own"
+
+
+def denied(user: str, action: str, target: str, hint: str, needs: str = "EDIT") -> str:
+    """The one line of a 403: who, what on what, and the permission missing."""
+    return (
+        f"Error: user {user!r} may not {action} {target} "
+        f"(needs {needs}; ask an admin to grant it, {hint})\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +210,7 @@ def test_read_only_user_compares_but_cannot_train(server, alice_model, client_di
 
     runs, models = run_ids(server, "alice-exp"), in_experiment(server, "alice-exp", "logged_models")
     done = mlt(server, client_dir, "bob", "train", "-e", "alice-exp", ok=False)
-    assert "(403)" in done.stderr and "bob" in done.stderr, done.stderr
+    assert done.stderr == denied("bob", "write to", "experiment 'alice-exp'", EXPERIMENT_HINT)
     # Nothing left behind: no run, no logged model, nothing on the client's side.
     assert run_ids(server, "alice-exp") == runs
     assert in_experiment(server, "alice-exp", "logged_models") == models
@@ -217,12 +234,13 @@ def test_without_manage_the_champion_alias_stays(server, alice_model, client_dir
         "team-model",
         ok=False,
     )
-    assert "(403)" in done.stderr, done.stderr
+    model = "registered model 'team-model'"
+    assert done.stderr == denied("bob", "move aliases of", model, MODEL_HINT)
     # ... nor register his run under her model.
     done = mlt(
         server, client_dir, "bob", "register", "--run", bob_run, "--name", "team-model", ok=False
     )
-    assert "(403)" in done.stderr, done.stderr
+    assert done.stderr == denied("bob", "add versions to", model, MODEL_HINT)
     assert aliases(server, "team-model") == {"champion": 1, "challenger": 2}
     assert versions(server, "team-model") == {1: alice_model["first"], 2: alice_model["second"]}
 
@@ -398,3 +416,110 @@ def test_eight_trainers_and_two_racing_registrations(server, client_dir):
             "race-model", "champion"
         )
     assert int(resolved.version) == champion
+
+
+# -- the page's pip route, followed as written -----------------------------------------------------
+
+
+def admin_script(server_url: str, admin_password: str, cwd: Path, *args: str):
+    """``python docs/team_admin.py ARGS`` as the admin, the way the page runs it."""
+    env = clean_env(
+        MLFLOW_TRACKING_URI=server_url,
+        MLFLOW_TRACKING_USERNAME="admin",
+        MLFLOW_TRACKING_PASSWORD=admin_password,
+    )
+    done = subprocess.run(
+        [sys.executable, str(DOCS / "team_admin.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_the_pages_pip_route_logins_over_data_made_before_them():
+    """docs/team.md's pip route with logins: docs/local_postgres.py with --auth-ini, data made
+    on the open server first, then the server with logins on the same database, the admin
+    script (run twice), and the 403s that say on what."""
+    home = Path(tempfile.mkdtemp(prefix="mlt-doc-auth-"))  # reachable by the cluster's user
+    ini = home / "basic_auth.ini"
+    pg = docs_postgres(home / "pg", "--auth-ini", str(ini))
+    try:
+        backend = pg.stdout.readline().strip()
+        assert backend == f"postgresql://postgres:@/mlflow?host={home / 'pg'}", pg.stderr.read()
+        assert stat.S_IMODE(ini.stat().st_mode) == 0o600
+        assert f"database_uri = postgresql://postgres:@/mlflow_auth?host={home / 'pg'}" in (
+            ini.read_text()
+        )
+        assert "auth_cache_ttl_seconds = 300" in ini.read_text()
+        cwd = home / "client"
+        cwd.mkdir()
+
+        # Before logins: a grid and a registered model that belong to nobody.
+        with mlflow_server(backend, home / "open") as open_server:
+            env = clean_env(MLFLOW_TRACKING_URI=open_server.url)
+            done = run_mlt(cwd, env, "train", "--alpha", "0.1,1", "-f", "json")
+            assert done.returncode == 0, done.stderr
+            before = [r["run_id"] for r in json.loads(done.stdout)]
+            done = run_mlt(cwd, env, "register", "--run", before[0])
+            assert done.returncode == 0, done.stderr
+
+        # Logins on, over the same database, as the page starts the server.
+        admin_password = secrets.token_urlsafe(16)
+        env = auth_env(ini, admin_password)
+        with mlflow_server(backend, home / "auth", "--app-name", "basic-auth", env=env) as server:
+            grants = ["--user", "alice", "--experiment", "mlt", "--experiment", "churn"]
+            grants += ["--model", "diabetes-elasticnet", "--permission", "EDIT"]
+            first = admin_script(server.url, admin_password, cwd, *grants)
+            (user, alice_password), *more = (line.split() for line in first.stdout.splitlines())
+            assert user == "alice" and not more
+            assert "experiment 'churn': created" in first.stderr
+            assert "experiment 'mlt': exists" in first.stderr
+            assert "registered model 'diabetes-elasticnet': exists" in first.stderr
+            bob = admin_script(server.url, admin_password, cwd, "--user", "bob")
+            bob_password = bob.stdout.split()[1]
+            # Twice: nothing created, no password printed, every grant already there.
+            again = admin_script(server.url, admin_password, cwd, *grants)
+            assert again.stdout == ""
+            assert "user alice: exists, password unchanged" in again.stderr
+            assert again.stderr.count("EDIT already on") == 3, again.stderr
+
+            def as_user(user: str, password: str) -> dict[str, str]:
+                return clean_env(
+                    MLFLOW_TRACKING_URI=server.url,
+                    MLFLOW_TRACKING_USERNAME=user,
+                    MLFLOW_TRACKING_PASSWORD=password,
+                )
+
+            # bob has the default permission (READ) on what was made before logins.
+            done = run_mlt(cwd, as_user("bob", bob_password), "train")
+            assert (done.returncode, done.stdout) == (1, "")
+            assert done.stderr == denied("bob", "write to", "experiment 'mlt'", EXPERIMENT_HINT)
+            done = run_mlt(cwd, as_user("bob", bob_password), "register", "--run", before[1])
+            assert (done.returncode, done.stdout) == (1, "")
+            model = "registered model 'diabetes-elasticnet'"
+            assert done.stderr == denied("bob", "add versions to", model, MODEL_HINT)
+            assert len(query(backend, "SELECT run_uuid FROM runs")) == 2
+            # alice, granted EDIT by the script, trains and registers in both.
+            alice = as_user("alice", alice_password)
+            done = run_mlt(cwd, alice, "train", "-f", "json")
+            assert done.returncode == 0, done.stderr
+            done = run_mlt(cwd, alice, "register", "--run", json.loads(done.stdout)["run_id"])
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout)["version"] == 2
+            aliases = query(backend, "SELECT alias, version FROM registered_model_aliases")
+            assert aliases == [("champion", 2)]
+            done = run_mlt(cwd, alice, "train", "-e", "churn")
+            assert done.returncode == 0, done.stderr
+    finally:
+        if pg.poll() is None:
+            pg.send_signal(signal.SIGTERM)
+            try:
+                pg.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(pg.pid, signal.SIGKILL)
+                pg.wait()
+        shutil.rmtree(home, ignore_errors=True)

@@ -28,7 +28,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from mlflow_tutorial.data import load_dataset
-from team_support import TeamServer, clean_env, mlflow_server, query, run_mlt
+from team_support import TeamServer, clean_env, docs_postgres, mlflow_server, query, run_mlt
 
 pytestmark = pytest.mark.slow
 
@@ -224,15 +224,7 @@ def test_the_docs_postgres_script_serves_a_database_until_stopped():
     """docs/team.md's pip route: docs/local_postgres.py prints a URI that accepts connections
     and stops PostgreSQL on SIGTERM."""
     home = Path(tempfile.mkdtemp(prefix="mlt-doc-pg-"))  # reachable by the cluster's user
-    script = Path(__file__).resolve().parents[1] / "docs" / "local_postgres.py"
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(home / "pg")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-        start_new_session=True,
-    )
+    proc = docs_postgres(home / "pg")
     try:
         uri = proc.stdout.readline().strip()
         assert uri == f"postgresql://postgres:@/mlflow?host={home / 'pg'}", proc.stderr.read()

@@ -2,7 +2,8 @@
 
 Section headings are stable (other pages link to them): Summary, Targets, 1. CLI start-up,
 2. A N-point training sweep, 3. Serving, 4. Peak memory of training, 5. Where the time goes,
-6. Large data, 7. Plots, 8. Tuning, 9. Batch scoring on Spark, How to reproduce.
+6. Large data, 7. Plots, 8. Tuning, 9. Batch scoring on Spark, 10. Logins, How to
+reproduce.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..scenarios import SCENARIOS, large, serving, startup, sweep
 from ..stats import Target, median
 from .fmt import Formatter, Page, clear, fmt_mb, fmt_ms, fmt_s, fmt_x, goal, measured, verdict
 from .sections_large import section_large
+from .sections_logins import section_logins
 from .sections_plots import section_plots
 from .sections_scaling import section_spark, section_tune
 from .sections_serving import section_serving, section_serving_tables
@@ -33,6 +35,7 @@ SECTIONS: list[Section] = [
     section_plots,
     section_tune,
     section_spark,
+    section_logins,
 ]
 BASELINE_SCRIPTS = ["plain_train.py", "plain_train_pipeline.py", "plain_predict.py"]
 

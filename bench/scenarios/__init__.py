@@ -5,10 +5,32 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import fixed_costs, large, plots, serving, serving_tables, spark, startup, sweep, tune
+from . import (
+    fixed_costs,
+    large,
+    logins,
+    plots,
+    serving,
+    serving_tables,
+    spark,
+    startup,
+    sweep,
+    tune,
+)
 
 # The order they run in (and are listed in by --help).
 SCENARIOS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (startup, fixed_costs, sweep, serving, serving_tables, large, plots, tune, spark)
+    for module in (
+        startup,
+        fixed_costs,
+        sweep,
+        serving,
+        serving_tables,
+        large,
+        plots,
+        tune,
+        spark,
+        logins,
+    )
 }

@@ -13,6 +13,12 @@ Wrap calls into MLflow in :func:`mlflow_errors`, a context manager (or a decorat
     with mlflow_errors(what=f"registered model {name!r}", not_found=ModelNotFoundError):
         client.get_registered_model(name)
 
+MLflow's 403 says neither what was refused nor which permission was missing; the caller knows
+both, and says so with an :class:`Access`::
+
+    with mlflow_errors(access=Access("write to", f"experiment {name!r}", "EDIT")):
+        ...
+
 :func:`as_mlt_error` applies the same rules to anything that got past (the CLI's last
 resort). MLflow is never imported here: a class is recognized only if its module is loaded
 already (an exception of a module never imported cannot exist), so the CLI stays cheap.
@@ -24,6 +30,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from .errors import (
     AlreadyExistsError,
@@ -52,6 +59,26 @@ BY_CODE: dict[str, type[MltError]] = {
 USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
 
 
+@dataclass(frozen=True)
+class Access:
+    """What a block of MLflow calls does, for the message of a 403: the user ``may not
+    {action} {target} (needs {permission}; ask an admin to grant it{, hint})``."""
+
+    action: str  # "write to", "read", "add versions to"
+    target: str  # "experiment 'mlt'", "registered model 'diabetes-elasticnet'"
+    permission: str  # MLflow's name for it: READ, EDIT, MANAGE
+    hint: str = ""  # another way out: "or use -e for an experiment of your own"
+
+    def denied(self) -> str:
+        user = os.environ.get(USERNAME_ENV)
+        who = f"user {user!r}" if user else "the tracking server's login"
+        hint = f", {self.hint}" if self.hint else ""
+        return (
+            f"{who} may not {self.action} {self.target} "
+            f"(needs {self.permission}; ask an admin to grant it{hint})"
+        )
+
+
 @contextlib.contextmanager
 def mlflow_errors(
     what: str | None = None,
@@ -60,6 +87,7 @@ def mlflow_errors(
     prefix: str | None = None,
     error: type[MltError] | None = None,
     also: tuple[type[BaseException], ...] = (),
+    access: Access | None = None,
 ) -> Iterator[None]:
     """Raise mlt's error for any MLflow, store or connection error in the block.
 
@@ -69,6 +97,8 @@ def mlflow_errors(
     - ``error`` is the class for everything else; by default it follows the error code
       (:data:`BY_CODE`, else :class:`TrackingError`).
     - ``also`` adds exception types of the block to translate the same way (``OSError``).
+    - ``access`` says what the block does, for a refused permission (403): the message names
+      the user, the experiment or model, and the permission needed.
 
     Refused credentials (401), refused permission (403) and an unreachable server keep their
     own classes whatever is asked. mlt's own errors pass through untouched.
@@ -79,7 +109,13 @@ def mlflow_errors(
         raise
     except Exception as exc:
         translated = as_mlt_error(
-            exc, what=what, not_found=not_found, prefix=prefix, error=error, also=also
+            exc,
+            what=what,
+            not_found=not_found,
+            prefix=prefix,
+            error=error,
+            also=also,
+            access=access,
         )
         if translated is None:
             raise
@@ -94,6 +130,7 @@ def as_mlt_error(
     prefix: str | None = None,
     error: type[MltError] | None = None,
     also: tuple[type[BaseException], ...] = (),
+    access: Access | None = None,
 ) -> MltError | None:
     """mlt's error for ``exc`` (see :func:`mlflow_errors`); None when ``exc`` is not an
     MLflow, store or connection error, nor one of ``also``."""
@@ -111,6 +148,8 @@ def as_mlt_error(
     if code in UNAUTHENTICATED_CODES:
         return AuthenticationError(credentials_refused())
     if code in PERMISSION_DENIED_CODES:
+        if access is not None:
+            return PermissionDeniedError(access.denied())
         return PermissionDeniedError(_prefixed(prefix, permission_denied()))
     if what is not None and code in NOT_FOUND_CODES | INVALID_CODES:
         return not_found(f"{what} not found")

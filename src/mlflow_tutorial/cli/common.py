@@ -26,9 +26,10 @@ from ..config import (
     EXPERIMENT_ENV,
     TRACKING_URI_ENV,
 )
+from ..credentials import PASSWORD_ENV, USERNAME_ENV, password_in_argument
 from ..errors import MltError
 from ..mlflow_errors import as_mlt_error
-from ..output import Column, Format, error, reader_gone, short_id
+from ..output import Column, Format, error, reader_gone, short_id, warning
 from ..signals import interrupt, stop_signals
 
 # A flag takes no value, so its help shows none (Typer would print "<bool>").
@@ -196,6 +197,18 @@ def tracking(tracking_uri: str | None, experiment: str | None):
     from ..config import Tracking
 
     return Tracking.resolve(tracking_uri, experiment)
+
+
+def warn_if_password_in_argument(tracking_uri: str | None, command: str) -> None:
+    """For the long-lived commands (serve, ui): a password inside ``--tracking-uri`` on the
+    command line is in the process list for as long as they run; say so once. (The same URI
+    from ``MLFLOW_TRACKING_URI`` is not: a process's environment is its owner's to read.)"""
+    given = tracking_uri != os.environ.get(TRACKING_URI_ENV)
+    if given and password_in_argument(tracking_uri):
+        warning(
+            f"the password in --tracking-uri shows in the process list (ps) for as long as "
+            f"{command} runs: leave it out of the URI and set {USERNAME_ENV} and {PASSWORD_ENV}"
+        )
 
 
 def floats(values: list[str] | None, name: str, default: float) -> list[float]:

@@ -13,7 +13,7 @@ from ..names import DEFAULT_MODEL_URI
 from ..net import DEFAULT_HOST, SERVE_PORT
 from ..output import DataFormat, Format, emit_frames, info, replaced_file, warn_if_exposed
 from .app import app
-from .common import TrackingUri, command, tracking
+from .common import TrackingUri, command, tracking, warn_if_password_in_argument
 
 ModelUri = Annotated[
     str,
@@ -68,6 +68,7 @@ def serve(
         err.flush()
 
     warn_if_exposed(host, "the model server", "send it prediction requests")
+    warn_if_password_in_argument(tracking_uri, "mlt serve")
     run_server(
         model,
         host=host,

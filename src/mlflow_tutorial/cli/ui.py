@@ -9,7 +9,7 @@ import typer
 from ..net import DEFAULT_HOST, UI_PORT
 from ..output import info, warn_if_exposed
 from .app import app
-from .common import TrackingUri, command, tracking
+from .common import TrackingUri, command, tracking, warn_if_password_in_argument
 
 
 @app.command()
@@ -42,4 +42,5 @@ def ui(
         info("  stop with Ctrl-C")
 
     warn_if_exposed(host, "the UI", "read and change runs and models")
+    warn_if_password_in_argument(tracking_uri, "mlt ui")
     run_ui(tracking(tracking_uri, None), host=host, port=port, on_ready=ready)

@@ -19,19 +19,22 @@ from ..errors import (
     ModelNotFoundError,
     RunNotFoundError,
 )
-from ..mlflow_errors import mlflow_errors
+from ..mlflow_errors import Access, mlflow_errors
 from ..names import (
     DEFAULT_ALIAS,
     MODEL_NAME,
     TAG_DATASET,
     TAG_METRIC_PREFIX,
+    TAG_MODEL_URI,
     TAG_SOURCE_RUN,
     TAG_TASK,
     default_model_name,
 )
-from ..tracking.comparison import METRICS, best_run
+from ..tracking.comparison import METRICS, best_run_record
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+# The way out of a 403 on someone else's registered model.
+OWN_MODEL_HINT = "or use --name for a model of your own"
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,12 @@ def register_model(
     """
     tracking = tracking or Tracking.resolve()
     _check_names(name, aliases)  # before anything is written: no version without its alias
-    if run_id is None:
-        run_id = best_run(tracking, metric, dataset=dataset).run_id
     client = tracking.client()
-    run = _get_run(client, run_id)
+    if run_id is None:
+        run = best_run_record(tracking, metric, dataset=dataset)  # the whole run: no get_run
+        run_id = run.info.run_id
+    else:
+        run = _get_run(client, run_id)
     model_uri = _logged_model_uri(client, run)
     run_dataset = run.data.tags.get(TAG_DATASET) or run.data.params.get("dataset")
     name = name or default_model_name(run_dataset, run.data.tags.get(TAG_TASK))
@@ -96,9 +101,10 @@ def register_model(
         # MlflowClient's calls, not mlflow.register_model, which prints "Registered model ...
         # already exists" on stderr: a second line before any error. A model that exists
         # already (made by another process a moment ago, too) is the one to add a version to.
-        with contextlib.suppress(AlreadyExistsError), mlflow_errors():
+        add = Access("add versions to", f"registered model {name!r}", "EDIT", OWN_MODEL_HINT)
+        with contextlib.suppress(AlreadyExistsError), mlflow_errors(access=add):
             client.create_registered_model(name)
-        with mlflow_errors():
+        with mlflow_errors(access=add):
             version = client.create_model_version(
                 name,
                 model_uri,
@@ -106,9 +112,14 @@ def register_model(
                 tags=tags,
                 model_id=model_uri.removeprefix("models:/"),
             )
-    with mlflow_errors():
+    move = Access("move aliases of", f"registered model {name!r}", "EDIT", OWN_MODEL_HINT)
+    with mlflow_errors(access=move):
         for alias in aliases:
             client.set_registered_model_alias(name, alias, str(version.version))
+    if created:
+        # A new version has the aliases just set and no others: no need to ask the server.
+        return _info(version, created, aliases=list(aliases), dataset=run_dataset)
+    with mlflow_errors():
         mv = client.get_model_version(name, str(version.version))
     return _info(mv, created, dataset=run_dataset)
 
@@ -197,12 +208,17 @@ def _check_names(name: str | None, aliases: Sequence[str]) -> None:
 def _get_run(client: Any, run_id: str) -> Any:
     if not _RUN_ID.match(run_id or ""):
         raise RunNotFoundError(f"not a run id: {run_id!r}")
-    with mlflow_errors(f"run {run_id}", not_found=RunNotFoundError):
+    read = Access("read", f"run {run_id}", "READ")
+    with mlflow_errors(f"run {run_id}", not_found=RunNotFoundError, access=read):
         return client.get_run(run_id)
 
 
 def _logged_model_uri(client: Any, run: Any) -> str:
-    """``models:/m-...`` of the run's logged model named ``model`` (the newest if several)."""
+    """``models:/m-...`` of the run's logged model named ``model`` (the newest if several):
+    the URI mlt recorded as the run's tag, else a search of the run's logged models."""
+    tagged = run.data.tags.get(TAG_MODEL_URI, "")
+    if tagged.startswith("models:/m-"):
+        return tagged
     run_id = run.info.run_id
     with mlflow_errors():
         models = client.search_logged_models(
@@ -217,7 +233,8 @@ def _logged_model_uri(client: Any, run: Any) -> str:
 
 
 def _get_registered_model(client: Any, name: str) -> Any:
-    with mlflow_errors(f"registered model {name!r}", not_found=ModelNotFoundError):
+    read = Access("read", f"registered model {name!r}", "READ")
+    with mlflow_errors(f"registered model {name!r}", not_found=ModelNotFoundError, access=read):
         return client.get_registered_model(name)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..config import Tracking
 from ..errors import ExperimentNotFoundError, InvalidParameterError, RunNotFoundError
-from ..mlflow_errors import mlflow_errors
+from ..mlflow_errors import Access, mlflow_errors
 from ..names import TAG_DATASET, TAG_MODEL_URI, TAG_SWEEP, TAG_TASK
 
 METRICS_BY_TASK = {
@@ -74,7 +74,8 @@ def default_metric(tracking: Tracking | None = None, filter_string: str = "") ->
 def get_experiment_id(tracking: Tracking) -> str:
     """The id of the tracking configuration's experiment, or an error naming it."""
     client = tracking.client()
-    with mlflow_errors():
+    read = Access("read", f"experiment {tracking.experiment!r}", "READ")
+    with mlflow_errors(access=read):
         experiment = client.get_experiment_by_name(tracking.experiment)
     if experiment is None:
         raise ExperimentNotFoundError(
@@ -121,6 +122,16 @@ def best_run(
     finished run's (its ``mlt.dataset`` tag; runs without one compete with every run). Nor do
     runs of different tasks: a metric is one task's (default: :func:`default_metric`).
     """
+    return summarize(best_run_record(tracking, metric, filter_string, dataset))
+
+
+def best_run_record(
+    tracking: Tracking | None = None,
+    metric: str | None = None,
+    filter_string: str | None = None,
+    dataset: str | None = None,
+) -> Any:
+    """:func:`best_run`, as MLflow's ``Run`` (params, metrics and tags in full)."""
     tracking = tracking or Tracking.resolve()
     metric = metric or default_metric(
         tracking, " and ".join(c for c in (filter_string, "attributes.status = 'FINISHED'") if c)
@@ -141,7 +152,7 @@ def best_run(
             f"no finished run with metric {metric!r}{on} in experiment {tracking.experiment!r}; "
             "train one with `mlt train`"
         )
-    return summarize(runs[0])
+    return runs[0]
 
 
 def newest_dataset(tracking: Tracking, experiment_id: str, filter_string: str = "") -> str | None:

@@ -29,7 +29,7 @@ from .. import __version__
 from ..config import Tracking, store_lock
 from ..data import DEFAULT_DATASET, Dataset, Split, check_test_size, load_dataset, split
 from ..errors import InvalidParameterError, TrackingError
-from ..mlflow_errors import is_mlflow_error, mlflow_errors
+from ..mlflow_errors import Access, is_mlflow_error, mlflow_errors
 from ..names import (
     MODEL_NAME,
     TAG_DATASET,
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from ..columns import ColumnReport
 
 RUN_ID_ENV = "MLFLOW_RUN_ID"
+# The way out of a 403 on someone else's experiment.
+OWN_EXPERIMENT_HINT = "or use -e for an experiment of your own"
 DEFAULT_ALPHA = 0.5
 DEFAULT_L1_RATIO = 0.5
 DEFAULT_TEST_SIZE = 0.25
@@ -188,12 +190,16 @@ def train_grid(
     try:
         with _outer_run(outer_run_id) as outer:
             context = _context(tracking, outer, data, parts, options, sweep_id)
-            for i, (alpha, l1_ratio) in enumerate(points):
-                with _point_run(context, outer, i, len(points)) as (run, logged_params):
-                    result = _fit_and_log(context, run, alpha, l1_ratio, logged_params)
-                results.append(result)
-                if on_progress:
-                    on_progress(i + 1, len(points), result)
+            write = Access(
+                "write to", f"experiment {context.experiment_name!r}", "EDIT", OWN_EXPERIMENT_HINT
+            )
+            with mlflow_errors(access=write):
+                for i, (alpha, l1_ratio) in enumerate(points):
+                    with _point_run(context, outer, i, len(points)) as (run, logged_params):
+                        result = _fit_and_log(context, run, alpha, l1_ratio, logged_params)
+                    results.append(result)
+                    if on_progress:
+                        on_progress(i + 1, len(points), result)
     finally:
         if outer_run_id:
             os.environ[RUN_ID_ENV] = outer_run_id
@@ -249,11 +255,26 @@ def _point_run(
     if outer is not None and total == 1:
         # `mlflow run` has already logged the entry point's parameters, typed and
         # shell-quoted (alpha=1 reads "1"); MLflow never changes a logged param.
+        import mlflow
+
+        mlflow.set_tags(_run_tags(context))
         yield outer, outer.data.params
         return
     where = {"nested": True} if outer is not None else {"experiment_id": context.experiment_id}
-    with _tracked_run(run_name=_run_name(context.options.run_name, index, total), **where) as run:
+    # The tags go with the run's creation: one request fewer per run.
+    name = _run_name(context.options.run_name, index, total)
+    with _tracked_run(run_name=name, tags=_run_tags(context), **where) as run:
         yield run, {}
+
+
+def _run_tags(context: RunContext) -> dict[str, str]:
+    tags = {TAG_VERSION: __version__, TAG_DATASET: context.data.name}
+    report = context.data.report
+    if report is not None and not (report.plain and report.task == "regression"):
+        tags[TAG_TASK] = context.data.task  # the tutorial's runs have none: regression
+    if context.sweep_id:
+        tags[TAG_SWEEP] = context.sweep_id
+    return tags
 
 
 @contextlib.contextmanager
@@ -273,8 +294,9 @@ def _set_experiment(tracking: Tracking):
     import mlflow
 
     prefix = f"cannot use experiment {tracking.experiment!r}"
+    use = Access("use", f"experiment {tracking.experiment!r}", "READ", OWN_EXPERIMENT_HINT)
     # store_lock: parallel trainers would race to create the experiment.
-    with mlflow_errors(prefix=prefix, error=TrackingError), store_lock(tracking.uri):
+    with mlflow_errors(prefix=prefix, error=TrackingError, access=use), store_lock(tracking.uri):
         return mlflow.set_experiment(tracking.experiment)
 
 
@@ -502,16 +524,12 @@ def _fit_and_log(
             params["dropped"] = _cut(",".join(report.dropped))
     if report is not None and report.rows_without_target:
         params["rows_without_target"] = report.rows_without_target
-    tags = {TAG_VERSION: __version__, TAG_DATASET: data.name}
-    if "task" in params:  # the tutorial's runs stay as they were: no tag means regression
-        tags[TAG_TASK] = data.task
-    if not converged:
-        tags["mlt.converged"] = "false"
-    if context.sweep_id:
-        tags[TAG_SWEEP] = context.sweep_id
+    tags = _run_tags(context)  # set when the run was created
 
     mlflow.log_params({k: v for k, v in params.items() if k not in logged_params})
-    mlflow.set_tags(tags)
+    if not converged:
+        tags["mlt.converged"] = "false"
+        mlflow.set_tag("mlt.converged", "false")
     if report is not None and (report.dropped or not report.plain or report.decimal_comma):
         mlflow.log_dict(report.to_dict(), COLUMNS_ARTIFACT)
     _log_dataset(context.dataset)
@@ -528,12 +546,11 @@ def _fit_and_log(
         pip_requirements=model_requirements(),
         **({} if legacy else {"skops_trusted_types": SKOPS_TRUSTED}),
     )
-    mlflow.log_metrics(metrics, model_id=info.model_id)
     if options.plots:
         from .plots import log_model_plots
 
         log_model_plots(model, parts.X_test, parts.y_test, metrics, data.task)
-    mlflow.set_tag(TAG_MODEL_URI, info.model_uri)
+    _log_metrics_and_model_uri(run.info.run_id, metrics, info.model_id, info.model_uri)
     tags[TAG_MODEL_URI] = info.model_uri
     return _result(context, run, params, metrics, tags, info.model_uri, info.model_id)
 
@@ -581,6 +598,26 @@ def _convergence_warning() -> type[Warning]:
     from sklearn.exceptions import ConvergenceWarning
 
     return ConvergenceWarning
+
+
+def _log_metrics_and_model_uri(
+    run_id: str, metrics: Mapping[str, float], model_id: str, model_uri: str
+) -> None:
+    """The test-set metrics, linked to the logged model (as ``mlflow.log_metrics(...,
+    model_id=)`` links them), and the model's URI as a tag, in one request."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, RunTag
+    from mlflow.utils.time import get_current_time_millis
+
+    now = get_current_time_millis()
+    MlflowClient().log_batch(
+        run_id,
+        metrics=[
+            Metric(key, value, now, 0, model_id=model_id, run_id=run_id)
+            for key, value in metrics.items()
+        ],
+        tags=[RunTag(TAG_MODEL_URI, model_uri)],
+    )
 
 
 def _parent_of(run: Any) -> str | None:

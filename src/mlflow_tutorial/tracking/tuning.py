@@ -62,7 +62,14 @@ from ..errors import InvalidParameterError, MissingDependencyError, MltError, Tr
 from ..mlflow_errors import as_mlt_error, is_mlflow_error, mlflow_errors
 from ..names import TAG_DATASET, TAG_STUDY, TAG_TRIAL, TAG_VERSION
 from .comparison import RunSummary, best_run
-from .training import TrainOptions, _context, _fit_and_log, _tracked_run, build_pipeline
+from .training import (
+    TrainOptions,
+    _context,
+    _fit_and_log,
+    _run_tags,
+    _tracked_run,
+    build_pipeline,
+)
 
 DEFAULT_TRIALS = 20
 DEFAULT_ALPHA_RANGE = (1e-4, 10.0)
@@ -539,7 +546,7 @@ class _Worker:
         score = cv_rmse(self.parts, alpha, l1_ratio, t.standardize, t.random_state, o.folds)
         best = _best_value(self.study)
         log_model = best is None or score < best
-        tags = {TAG_STUDY: self.name, TAG_TRIAL: str(trial.number)}
+        tags = {**_run_tags(self.context), TAG_STUDY: self.name, TAG_TRIAL: str(trial.number)}
         # The run stays open until Optuna has recorded the trial (see ``_recorded``), and
         # Ctrl-C and SIGTERM wait in between: a FINISHED run is a COMPLETE trial, always.
         stack = contextlib.ExitStack()
