@@ -50,6 +50,14 @@ class AlreadyExistsError(MltError):
     """Something to be created exists already (and cannot simply be reused)."""
 
 
+class IncomparableError(MltError):
+    """Two models that cannot be judged on the same rows (other data, columns or task)."""
+
+
+class ModelValidationError(MltError):
+    """A candidate model failed MLflow's validation against its thresholds or baseline."""
+
+
 class TrackingError(MltError):
     """The tracking store or server cannot be reached or refused the request."""
 

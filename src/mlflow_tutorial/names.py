@@ -8,10 +8,15 @@ TAG_VERSION = "mlt.version"
 TAG_DATASET = "mlt.dataset"
 TAG_SWEEP = "mlt.sweep_id"
 TAG_MODEL_URI = "mlt.model_uri"
+TAG_TASK = "mlt.task"  # what the model does; runs without it are regressions
+DEFAULT_TASK = "regression"
 
 # On registered model versions (registry).
 TAG_SOURCE_RUN = "mlt.source_run"
 TAG_METRIC_PREFIX = "mlt.metric."
+
+# On registered models: one tag per alias move (registry/history.py).
+TAG_HISTORY_PREFIX = "mlt.history."
 
 # MLflow's own tag linking a child run to its parent.
 TAG_PARENT_RUN = "mlflow.parentRunId"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Any
 
 import typer
 
 from ..names import DEFAULT_ALIAS
-from ..output import Column, Format, choose_format, emit, info
+from ..output import Column, Format, choose_format, emit, info, short_id
 from .app import app
 from .common import (
     METRIC_COLUMNS,
@@ -78,15 +79,49 @@ def register(
             show_default=False,
         ),
     ] = None,
+    if_better: Annotated[
+        bool,
+        typer.Option(
+            "--if-better",
+            help="Move the alias only if the run's model beats the version holding it, both "
+            "scored by --metric on the run's test split (exit 3 when it does not)",
+        ),
+    ] = False,
+    min_delta: Annotated[
+        str | None,
+        typer.Option(
+            "--min-delta",
+            metavar="FLOAT[%]",
+            help="With --if-better, how much better is better: in the metric's units (0.5) or "
+            "relative to the holder's score (2%) \\[default: 0, any improvement]",
+            show_default=False,
+        ),
+    ] = None,
+    to_version: Annotated[
+        int | None,
+        typer.Option(
+            "--version",
+            metavar="INT",
+            min=1,
+            help="Point the alias at this existing version instead (a rollback); "
+            "recorded in the history as manual",
+        ),
+    ] = None,
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     fmt: OutputFormat = None,
 ) -> None:
     """Register a run's model in the Model Registry and point an alias at it.
 
+    Every alias move is recorded in the model's history (mlt models NAME --history).
+
     Examples: mlt register     (the best run by rmse becomes <dataset>-elasticnet@champion)
 
     mlt train --format json | jq -r .run_id | mlt register --run -
+
+    mlt register --if-better --min-delta 1%     (exit 0 promoted, 3 kept)
+
+    mlt register --version 1     (roll champion back to version 1)
     """
     from ..registry.versions import register_model
 
@@ -94,8 +129,32 @@ def register(
         raise typer.BadParameter("give --run or --best, not both", param_hint="--run")
     if run and dataset:
         raise typer.BadParameter("--dataset chooses among runs for --best", param_hint="--run")
+    if to_version is not None and (run or best or dataset or if_better):
+        raise typer.BadParameter(
+            "--version moves the alias to a registered version: no run to choose",
+            param_hint="--version",
+        )
+    if min_delta is not None and not if_better:
+        raise typer.BadParameter("--min-delta applies to --if-better", param_hint="--min-delta")
+    if if_better and len(alias) > 1:
+        raise typer.BadParameter("--if-better judges one --alias at a time", param_hint="--alias")
     fmt = choose_format(fmt)
+    if to_version is not None:
+        _point(tracking(tracking_uri, experiment), name, to_version, alias, fmt)
+        return
     run_id = read_stdin_value(run, "run id", "--run") if run else None
+    if if_better:
+        _if_better(
+            tracking(tracking_uri, experiment),
+            run_id,
+            name,
+            alias[0] if alias else DEFAULT_ALIAS,
+            metric,
+            min_delta,
+            dataset,
+            fmt,
+        )
+        return
     version = register_model(
         tracking(tracking_uri, experiment),
         run_id=run_id,
@@ -118,6 +177,74 @@ def register(
         )
 
 
+EXIT_KEPT = 3  # mlt register --if-better: the holder was not beaten, nothing moved
+
+
+def _point(store: Any, name: str | None, version: int, aliases: list[str], fmt: Format) -> None:
+    from ..registry.promotion import point_alias
+
+    info_ = point_alias(store, name, version, aliases or [DEFAULT_ALIAS])
+    columns = version_columns(wide=True)
+    emit(info_.to_dict(), fmt, columns)
+    if fmt is Format.table:
+        info(
+            f"{', '.join(aliases)} of {info_.name} now at version {info_.version}; "
+            f"history: mlt models {info_.name} --history",
+            style="dim",
+        )
+
+
+def contender_columns(metric: str) -> list[Column]:
+    return [
+        Column("", lambda r: r["role"], no_wrap=True),
+        Column("version", lambda r: r["version"], "right", no_wrap=True),
+        Column("run_id", lambda r: short_id(r["run_id"]), no_wrap=True),
+        Column(f"{metric} here", lambda r: r["score"], "right", no_wrap=True),
+        Column(f"{metric} recorded", lambda r: r["recorded"], "right", no_wrap=True),
+    ]
+
+
+def _if_better(
+    store: Any,
+    run_id: str | None,
+    name: str | None,
+    alias: str,
+    metric: str,
+    min_delta: str | None,
+    dataset: str | None,
+    fmt: Format,
+) -> None:
+    from ..registry.promotion import KEPT, MinDelta, promote_if_better
+
+    delta = MinDelta.parse(min_delta)  # a bad value is an error before anything is read
+    result = promote_if_better(store, run_id, name, alias, metric, delta, dataset)
+    if fmt is Format.table:
+        rows = [{"role": "challenger", **asdict(result.challenger)}]
+        if result.champion is not None and result.outcome != "current":
+            rows.append({"role": "champion", **asdict(result.champion)})
+        title = (
+            f"{metric} ({'higher' if result.higher_is_better else 'lower'} is better) on "
+            f"{result.rows} test rows of {result.dataset} ({result.digest})"
+            if result.rows
+            else None
+        )
+        emit(rows, fmt, contender_columns(metric), title=title)
+        holder = f"version {result.version}" if result.version else "no version"
+        if result.outcome == KEPT:
+            info(f"Kept: {holder} stays {result.name}@{alias}: {result.reason}.", style="dim")
+        elif result.promoted:
+            info(
+                f"Promoted: {result.name}@{alias} -> version {result.version}: {result.reason}.",
+                style="dim",
+            )
+        else:
+            info(f"Unchanged: {result.reason}.", style="dim")
+    else:
+        emit(result.to_dict(), fmt, [])
+    if result.outcome == KEPT:
+        raise typer.Exit(EXIT_KEPT)
+
+
 @app.command()
 @command
 def models(
@@ -129,6 +256,13 @@ def models(
             show_default=False,
         ),
     ] = None,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="List the alias moves instead (when, from, to, who, why), newest first",
+        ),
+    ] = False,
     tracking_uri: TrackingUri = None,
     fmt: OutputFormat = None,
     wide: Wide = False,
@@ -138,9 +272,46 @@ def models(
     Examples: mlt models
 
     mlt models diabetes-elasticnet --format json
+
+    mlt models diabetes-elasticnet --history
     """
     from ..registry.versions import list_versions
 
     fmt = choose_format(fmt)
+    if history:
+        from ..registry.history import list_history
+
+        moves = list_history(tracking(tracking_uri, None), name)
+        emit([m.to_dict() for m in moves], fmt, history_columns(name is None), wide=wide)
+        return
     versions = list_versions(tracking(tracking_uri, None), name)
     emit([v.to_dict() for v in versions], fmt, version_columns(wide), wide=wide)
+
+
+def history_columns(with_name: bool) -> list[Column]:
+    """Alias moves: when, alias, from, to, who, why and the scores of a gated promotion."""
+    columns = [
+        Column("when", lambda r: r["when"].replace("T", " ")[:19], no_wrap=True),
+        Column("alias", lambda r: r["alias"], no_wrap=True),
+        Column("from", lambda r: r["from_version"], "right", no_wrap=True),
+        Column("to", lambda r: r["to_version"], "right", no_wrap=True),
+        Column("who", lambda r: r["who"], no_wrap=True, max_width=16),
+        Column("why", lambda r: r["why"], no_wrap=True),
+        Column("scores", _scores),
+    ]
+    if with_name:
+        columns.insert(1, Column("name", lambda r: r["name"], no_wrap=True))
+    return columns
+
+
+def _scores(record: dict[str, Any]) -> str:
+    details = record.get("details") or {}
+    metric = details.get("metric")
+    if not metric or "challenger" not in details:
+        return ""
+    text = f"{metric} {details['challenger']:.4g}"
+    if details.get("champion") is not None:
+        text += f" vs {details['champion']:.4g}"
+    if details.get("min_delta"):
+        text += f" (min-delta {details['min_delta']})"
+    return text

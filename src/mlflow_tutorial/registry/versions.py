@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,6 +29,8 @@ from ..names import (
     default_model_name,
 )
 from ..tracking.comparison import METRICS, best_run
+from ..tracking.runs import resolve_run_id
+from .history import WHY_BEST, WHY_MANUAL, WHY_RUN, AliasMove, record_move
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -59,21 +61,22 @@ def register_model(
     aliases: Sequence[str] = (DEFAULT_ALIAS,),
     metric: str = "rmse",
     dataset: str | None = None,
+    why: str | None = None,
 ) -> ModelVersionInfo:
     """Register the model of ``run_id`` (or of the best run by ``metric`` among the runs on
     ``dataset``, by default the newest run's data set) and point the aliases at it.
 
     Idempotent: if the run's model is already a version of ``name``, that version is
-    returned (``created`` is False) and only the aliases move.
+    returned (``created`` is False) and only the aliases move. Each move is recorded in the
+    alias history with ``why`` (by default ``best`` or ``run``, as the run was chosen).
     """
     tracking = tracking or Tracking.resolve()
     _check_names(name, aliases)  # before anything is written: no version without its alias
-    if run_id is None:
-        run_id = best_run(tracking, metric, dataset=dataset).run_id
+    why = why or (WHY_RUN if run_id else WHY_BEST)
     client = tracking.client()
-    run = _get_run(client, run_id)
-    model_uri = _logged_model_uri(client, run)
-    run_dataset = run.data.tags.get(TAG_DATASET) or run.data.params.get("dataset")
+    chosen = choose_run(tracking, run_id, metric, dataset)
+    run, run_id, model_uri = chosen.run, chosen.run_id, chosen.model_uri
+    run_dataset = chosen.dataset
     name = name or default_model_name(run_dataset)
     with mlflow_errors():
         same_run = client.search_model_versions(f"name = '{_quote(name)}' and run_id = '{run_id}'")
@@ -105,11 +108,72 @@ def register_model(
                 tags=tags,
                 model_id=model_uri.removeprefix("models:/"),
             )
+    for alias in aliases:
+        set_alias(client, name, alias, int(version.version), why=why or WHY_RUN)
     with mlflow_errors():
-        for alias in aliases:
-            client.set_registered_model_alias(name, alias, str(version.version))
         mv = client.get_model_version(name, str(version.version))
     return _info(mv, created, dataset=run_dataset)
+
+
+def set_alias(
+    client: Any,
+    name: str,
+    alias: str,
+    version: int,
+    why: str = WHY_MANUAL,
+    details: Mapping[str, Any] | None = None,
+) -> AliasMove | None:
+    """Point ``alias`` of ``name`` at ``version`` and record the move in the alias history.
+
+    The one place mlt moves an alias. An alias already on ``version`` is left alone and
+    nothing is recorded (None).
+    """
+    previous = alias_version(client, name, alias)
+    if previous == version:
+        return None
+    with mlflow_errors():
+        client.set_registered_model_alias(name, alias, str(version))
+    return record_move(
+        client,
+        name,
+        alias,
+        previous,
+        version,
+        why,
+        details,
+        current=lambda: alias_version(client, name, alias),
+    )
+
+
+def alias_version(client: Any, name: str, alias: str) -> int | None:
+    """The version ``alias`` of ``name`` points at, None when it points nowhere."""
+    model = _get_registered_model(client, name)
+    version = (model.aliases or {}).get(alias)
+    return None if version is None else int(version)
+
+
+@dataclass(frozen=True)
+class ChosenRun:
+    """The run whose model is to be registered, with what registering it needs."""
+
+    run: Any
+    run_id: str
+    model_uri: str  # its logged model, models:/m-...
+    dataset: str | None
+
+
+def choose_run(
+    tracking: Tracking, run_id: str | None, metric: str = "rmse", dataset: str | None = None
+) -> ChosenRun:
+    """The run ``run_id`` names (a short id too), else the best by ``metric`` on ``dataset``."""
+    if run_id is None:
+        run_id = best_run(tracking, metric, dataset=dataset).run_id
+    else:
+        run_id = resolve_run_id(tracking, run_id)
+    client = tracking.client()
+    run = _get_run(client, run_id)
+    run_dataset = run.data.tags.get(TAG_DATASET) or run.data.params.get("dataset")
+    return ChosenRun(run, run_id, _logged_model_uri(client, run), run_dataset)
 
 
 def list_versions(
