@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..errors import MltError
 from ..names import DEFAULT_ALIAS
 from ..output import Column, Format, choose_format, emit, info, short_id
 from .app import app
@@ -216,7 +217,10 @@ def _if_better(
 ) -> None:
     from ..registry.promotion import KEPT, MinDelta, promote_if_better
 
-    delta = MinDelta.parse(min_delta)  # a bad value is an error before anything is read
+    try:
+        delta = MinDelta.parse(min_delta)  # a usage error, before anything is read
+    except MltError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--min-delta") from None
     result = promote_if_better(store, run_id, name, alias, metric, delta, dataset)
     if fmt is Format.table:
         rows = [{"role": "challenger", **asdict(result.challenger)}]
