@@ -40,6 +40,13 @@ def version_columns(wide: bool) -> list[Column]:
     return columns
 
 
+def one_version_columns() -> list[Column]:
+    """One version: a list of fields, room enough for everything."""
+    columns = version_columns(wide=True)
+    columns.insert(4, Column("dataset", lambda r: r["dataset"]))
+    return columns
+
+
 @app.command()
 @command
 def register(
@@ -103,7 +110,6 @@ def register(
         typer.Option(
             "--version",
             metavar="INT",
-            min=1,
             help="Point the alias at this existing version instead (a rollback); "
             "recorded in the history as manual",
         ),
@@ -164,9 +170,7 @@ def register(
         metric=metric,
         dataset=dataset,
     )
-    columns = version_columns(wide=True)  # one version: a list of fields, room enough
-    columns.insert(4, Column("dataset", lambda r: r["dataset"]))
-    emit(version.to_dict(), fmt, columns)
+    emit(version.to_dict(), fmt, one_version_columns())
     if fmt is Format.table:
         state = "Registered" if version.created else "Already registered;"
         among = f" among runs on {version.dataset}" if version.dataset else ""
@@ -185,8 +189,7 @@ def _point(store: Any, name: str | None, version: int, aliases: list[str], fmt: 
     from ..registry.promotion import point_alias
 
     info_ = point_alias(store, name, version, aliases or [DEFAULT_ALIAS])
-    columns = version_columns(wide=True)
-    emit(info_.to_dict(), fmt, columns)
+    emit(info_.to_dict(), fmt, one_version_columns())
     if fmt is Format.table:
         info(
             f"{', '.join(aliases)} of {info_.name} now at version {info_.version}; "
