@@ -313,6 +313,15 @@ def test_short_ids_and_an_ambiguous_prefix(runs, one_line_error, monkeypatch):
     assert done.exit_code == 0, done.stderr
     assert json.loads(done.stdout)["run_id"] == runs.good.run_id
 
+    rows = Path("rows.csv")
+    rows.write_text("x1,x2,x3\n0.5,-1,2\n")
+    short, full = (
+        invoke("predict", "--model", f"runs:/{run_id}/model", "--input", str(rows), "-f", "json")
+        for run_id in (runs.good.run_id[:8], runs.good.run_id)
+    )
+    assert short.exit_code == 0, short.stderr
+    assert json.loads(short.stdout) == json.loads(full.stdout)
+
     taken = {r.info.run_id[:4] for r in MlflowClient().search_runs(["1"])}
     free = next(p for p in (f"{i:04x}" for i in range(65536)) if p not in taken)
     one_line_error(

@@ -60,6 +60,14 @@ def resolve_run_id(tracking: Tracking, run_id: str) -> str:
     return ids[0]
 
 
+def expand_run_uri(tracking: Tracking, model_uri: str) -> str:
+    """``runs:/<short id>/path`` with the run's full id (other URIs as they are)."""
+    match = re.match(r"^runs:/([^/]+)(/.*)?$", model_uri)
+    if not match or FULL_ID.match(match.group(1)):
+        return model_uri
+    return f"runs:/{resolve_run_id(tracking, match.group(1))}{match.group(2) or ''}"
+
+
 @dataclass(frozen=True)
 class RunDataset:
     """The data set a run was trained on, as its MLflow dataset input records it."""
