@@ -181,14 +181,10 @@ def promote_if_better(
     challenger = Contender(None, run_id, source, challenger_score, run.data.metrics.get(metric))
     champion = None
     if holder is not None:
-        champion = Contender(
-            holder.version,
-            holder.run_id,
-            holder.source,
-            score(holder.source, parts, metric),
-            holder_run.data.metrics.get(metric) if holder_run else None,
-        )
-        beaten, reason = judge(challenger_score, champion.score, metric, delta)  # type: ignore[arg-type]
+        champion_score = score(holder.source, parts, metric)
+        recorded = holder_run.data.metrics.get(metric) if holder_run else None
+        champion = Contender(holder.version, holder.run_id, holder.source, champion_score, recorded)
+        beaten, reason = judge(challenger_score, champion_score, metric, delta)
     else:
         beaten, reason = True, f"no version held {alias!r}"
     rows = len(parts.y_test)
@@ -213,13 +209,14 @@ def promote_if_better(
     if not beaten:
         return result(KEPT, challenger, holder.version if holder else None)
 
-    registered = register_model(tracking, run_id=run_id, name=name, aliases=())
-    now = alias_version(client, name, alias)
-    if now != (holder.version if holder else None):
+    # The comparison takes seconds: another move may have come first. Nothing is written then.
+    now = _holder(client, name, alias)
+    if (now and now.version) != (holder and holder.version):
         raise InvalidParameterError(
-            f"alias {alias!r} of {name!r} moved to version {now} while the models were being "
-            "compared; run the command again to compare against it"
+            f"alias {alias!r} of {name!r} moved to version {now and now.version} while the "
+            "models were being compared; run the command again to compare against it"
         )
+    registered = register_model(tracking, run_id=run_id, name=name, aliases=())
     details: dict[str, Any] = {
         "metric": metric,
         "challenger": challenger_score,
