@@ -109,7 +109,7 @@ def register_model(
                 model_id=model_uri.removeprefix("models:/"),
             )
     for alias in aliases:
-        set_alias(client, name, alias, int(version.version), why=why or WHY_RUN)
+        set_alias(client, name, alias, int(version.version), why=why)
     with mlflow_errors():
         mv = client.get_model_version(name, str(version.version))
     return _info(mv, created, dataset=run_dataset)
