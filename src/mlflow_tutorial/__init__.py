@@ -26,6 +26,10 @@ __all__ = [
     "best_run",
     "register_model",
     "list_versions",
+    "promote_if_better",
+    "point_alias",
+    "list_history",
+    "diff_runs",
     "predict",
     "MltError",
 ]
@@ -46,6 +50,10 @@ def __getattr__(name: str):
         "best_run": "tracking.comparison",
         "register_model": "registry.versions",
         "list_versions": "registry.versions",
+        "promote_if_better": "registry.promotion",
+        "point_alias": "registry.promotion",
+        "list_history": "registry.history",
+        "diff_runs": "tracking.diff",
         "predict": "models.batch",
         "MltError": "errors",
     }

@@ -54,6 +54,14 @@ class MissingDependencyError(MltError):
     """An optional extra (``tune``, ``spark``) or a program it needs is not installed."""
 
 
+class IncomparableError(MltError):
+    """Two models that cannot be judged on the same rows (other data, columns or task)."""
+
+
+class ModelValidationError(MltError):
+    """A candidate model failed MLflow's validation against its thresholds or baseline."""
+
+
 class TrackingError(MltError):
     """The tracking store or server cannot be reached or refused the request."""
 

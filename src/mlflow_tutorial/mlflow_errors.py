@@ -37,6 +37,7 @@ from .errors import (
     AuthenticationError,
     InvalidParameterError,
     MltError,
+    ModelValidationError,
     NotFoundError,
     PermissionDeniedError,
     TrackingError,
@@ -141,6 +142,11 @@ def as_mlt_error(
         return TrackingError(
             _prefixed(prefix, f"cannot reach the tracking server: {first_line(connection)}")
         )
+    if _loaded_instance(
+        exc, "mlflow.models.evaluation.validation", "ModelValidationFailedException"
+    ):
+        # validate_evaluation_results: the candidate did not pass (its message says why).
+        return ModelValidationError(first_line(exc))
     is_mlflow = is_mlflow_error(exc)
     if not (is_mlflow or _is_store_error(exc) or isinstance(exc, also)):
         return None

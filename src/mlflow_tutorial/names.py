@@ -11,10 +11,14 @@ TAG_MODEL_URI = "mlt.model_uri"
 TAG_TASK = "mlt.task"  # regression or classification (runs without it: regression)
 TAG_STUDY = "mlt.study"  # a study's parent run and its trials' runs (tuning)
 TAG_TRIAL = "mlt.trial"
+DEFAULT_TASK = "regression"
 
 # On registered model versions (registry).
 TAG_SOURCE_RUN = "mlt.source_run"
 TAG_METRIC_PREFIX = "mlt.metric."
+
+# On registered models: one tag per alias move (registry/history.py).
+TAG_HISTORY_PREFIX = "mlt.history."
 
 # MLflow's own tag linking a child run to its parent.
 TAG_PARENT_RUN = "mlflow.parentRunId"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
@@ -263,3 +264,43 @@ def _progress(total: int) -> Iterator[Any]:
             progress.update(task, completed=done)
 
         yield on_progress
+
+
+@app.command()
+@command
+def diff(
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A", help="A run id (or its short form)")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="Another run id")],
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Show every field, not only those that differ")
+    ] = False,
+    tracking_uri: TrackingUri = None,
+    experiment: Experiment = None,
+    fmt: OutputFormat = None,
+) -> None:
+    """Show two runs side by side: params, metrics, data set, signature columns and tags.
+
+    Only what differs, unless --all. Run ids may be the 8-character short ids of the tables.
+
+    Examples: mlt diff 4ddd5f94 adf4f645
+
+    mlt diff 4ddd5f94 adf4f645 --all --format csv
+    """
+    from ..output import short_id
+    from ..tracking.diff import diff_runs
+
+    fmt = choose_format(fmt)
+    result = diff_runs(tracking(tracking_uri, experiment), run_a, run_b, show_all)
+    rows = [asdict(row) for row in result.rows]
+    if fmt is Format.json:
+        emit(result.to_dict(), fmt, [])
+        return
+    columns = [
+        Column("field", lambda r: r["field"], no_wrap=True),
+        Column(short_id(result.run_a), lambda r: r["a"]),
+        Column(short_id(result.run_b), lambda r: r["b"]),
+    ]
+    if fmt is Format.table and not rows:
+        info("The two runs do not differ (--all shows every field).", style="dim")
+        return
+    emit(rows, fmt, columns)

@@ -10,6 +10,7 @@ from ..config import Tracking
 from ..errors import ModelNotFoundError
 from ..mlflow_errors import mlflow_errors
 from ..registry.versions import ModelVersionInfo, resolve_version
+from ..tracking.runs import expand_run_uri
 
 
 def download_model(
@@ -20,6 +21,7 @@ def download_model(
     Returns the local model folder and the registered version behind the URI, if any.
     """
     tracking = tracking or Tracking.resolve()
+    model_uri = expand_run_uri(tracking, model_uri)  # runs:/<short id>/model
     version = resolve_version(tracking, model_uri)
     tracking.activate()
     import mlflow.artifacts

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,6 +31,8 @@ from ..names import (
     default_model_name,
 )
 from ..tracking.comparison import METRICS, best_run_record
+from ..tracking.runs import resolve_run_id
+from .history import WHY_BEST, WHY_MANUAL, WHY_RUN, AliasMove, record_move
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 # The way out of a 403 on someone else's registered model.
@@ -63,23 +65,22 @@ def register_model(
     aliases: Sequence[str] = (DEFAULT_ALIAS,),
     metric: str | None = None,
     dataset: str | None = None,
+    why: str | None = None,
 ) -> ModelVersionInfo:
     """Register the model of ``run_id`` (or of the best run by ``metric`` among the runs on
     ``dataset``, by default the newest run's data set) and point the aliases at it.
 
     Idempotent: if the run's model is already a version of ``name``, that version is
-    returned (``created`` is False) and only the aliases move.
+    returned (``created`` is False) and only the aliases move. Each move is recorded in the
+    alias history with ``why`` (by default ``best`` or ``run``, as the run was chosen).
     """
     tracking = tracking or Tracking.resolve()
     _check_names(name, aliases)  # before anything is written: no version without its alias
+    why = why or (WHY_RUN if run_id else WHY_BEST)
     client = tracking.client()
-    if run_id is None:
-        run = best_run_record(tracking, metric, dataset=dataset)  # the whole run: no get_run
-        run_id = run.info.run_id
-    else:
-        run = _get_run(client, run_id)
-    model_uri = _logged_model_uri(client, run)
-    run_dataset = run.data.tags.get(TAG_DATASET) or run.data.params.get("dataset")
+    chosen = choose_run(tracking, run_id, metric, dataset)
+    run, run_id, model_uri = chosen.run, chosen.run_id, chosen.model_uri
+    run_dataset = chosen.dataset
     name = name or default_model_name(run_dataset, run.data.tags.get(TAG_TASK))
     with mlflow_errors():
         same_run = client.search_model_versions(f"name = '{_quote(name)}' and run_id = '{run_id}'")
@@ -112,16 +113,74 @@ def register_model(
                 tags=tags,
                 model_id=model_uri.removeprefix("models:/"),
             )
-    move = Access("move aliases of", f"registered model {name!r}", "EDIT", OWN_MODEL_HINT)
-    with mlflow_errors(access=move):
-        for alias in aliases:
-            client.set_registered_model_alias(name, alias, str(version.version))
-    if created:
-        # A new version has the aliases just set and no others: no need to ask the server.
-        return _info(version, created, aliases=list(aliases), dataset=run_dataset)
+    for alias in aliases:
+        set_alias(client, name, alias, int(version.version), why=why)
     with mlflow_errors():
         mv = client.get_model_version(name, str(version.version))
     return _info(mv, created, dataset=run_dataset)
+
+
+def set_alias(
+    client: Any,
+    name: str,
+    alias: str,
+    version: int,
+    why: str = WHY_MANUAL,
+    details: Mapping[str, Any] | None = None,
+) -> AliasMove | None:
+    """Point ``alias`` of ``name`` at ``version`` and record the move in the alias history.
+
+    The one place mlt moves an alias. An alias already on ``version`` is left alone and
+    nothing is recorded (None).
+    """
+    previous = alias_version(client, name, alias)
+    if previous == version:
+        return None
+    move = Access("move aliases of", f"registered model {name!r}", "EDIT", OWN_MODEL_HINT)
+    with mlflow_errors(access=move):
+        client.set_registered_model_alias(name, alias, str(version))
+    return record_move(
+        client,
+        name,
+        alias,
+        previous,
+        version,
+        why,
+        details,
+        current=lambda: alias_version(client, name, alias),
+    )
+
+
+def alias_version(client: Any, name: str, alias: str) -> int | None:
+    """The version ``alias`` of ``name`` points at, None when it points nowhere."""
+    model = _get_registered_model(client, name)
+    version = (model.aliases or {}).get(alias)
+    return None if version is None else int(version)
+
+
+@dataclass(frozen=True)
+class ChosenRun:
+    """The run whose model is to be registered, with what registering it needs."""
+
+    run: Any
+    run_id: str
+    model_uri: str  # its logged model, models:/m-...
+    dataset: str | None
+
+
+def choose_run(
+    tracking: Tracking, run_id: str | None, metric: str | None = None, dataset: str | None = None
+) -> ChosenRun:
+    """The run ``run_id`` names (a short id too), else the best by ``metric`` on ``dataset``."""
+    client = tracking.client()
+    if run_id is None:
+        run = best_run_record(tracking, metric, dataset=dataset)  # the whole run: no get_run
+        run_id = run.info.run_id
+    else:
+        run_id = resolve_run_id(tracking, run_id)
+        run = _get_run(client, run_id)
+    run_dataset = run.data.tags.get(TAG_DATASET) or run.data.params.get("dataset")
+    return ChosenRun(run, run_id, _logged_model_uri(client, run), run_dataset)
 
 
 def list_versions(
