@@ -331,22 +331,26 @@ def _fit_and_log(
     if context.sweep_id:
         tags[TAG_SWEEP] = context.sweep_id
 
-    mlflow.log_params({k: v for k, v in params.items() if k not in logged_params})
-    mlflow.set_tags(tags)
-    _log_dataset(context.dataset)
-    signature = sample_signature(model, parts.X_train)
-    info = mlflow.sklearn.log_model(
-        model,
-        name=MODEL_NAME,
-        signature=signature,
-        input_example=parts.X_train.head(5),
-        pip_requirements=model_requirements(),
-    )
-    mlflow.log_metrics(metrics, model_id=info.model_id)
-    if options.plots:
-        from .plots import log_model_plots
+    with contextlib.ExitStack() as stack:
+        plots = None
+        if options.plots:  # drawn in a thread while the model is written
+            from .plots import ModelPlots
 
-        log_model_plots(model, parts.X_test, parts.y_test, metrics)
+            plots = stack.enter_context(ModelPlots(model, parts.X_test, parts.y_test, metrics))
+        mlflow.log_params({k: v for k, v in params.items() if k not in logged_params})
+        mlflow.set_tags(tags)
+        _log_dataset(context.dataset)
+        signature = sample_signature(model, parts.X_train)
+        info = mlflow.sklearn.log_model(
+            model,
+            name=MODEL_NAME,
+            signature=signature,
+            input_example=parts.X_train.head(5),
+            pip_requirements=model_requirements(),
+        )
+        mlflow.log_metrics(metrics, model_id=info.model_id)
+        if plots is not None:
+            plots.log()
     mlflow.set_tag(TAG_MODEL_URI, info.model_uri)
     tags[TAG_MODEL_URI] = info.model_uri
     return TrainResult(
