@@ -397,3 +397,12 @@ def test_store_scale_check_finds_disagreements() -> None:
     outputs[store_scale.MLT_ALL] = "run_id,x\na,1\n"
     problems = store_scale.check(outputs, 5)
     assert len(problems) == 2 and "top 5 differ" in problems[0] and "listed 1" in problems[1]
+
+
+def test_plots_target_against_the_tutorial_script() -> None:
+    result = plots.PlotsResult(True, 6, {plots.ONE: [3.0, 3.2], plots.TUTORIAL: [8.0, 8.0]})
+    (found,) = [t for t in plots.targets(result) if "tutorial script" in t.label]
+    assert math.isclose(found.value, 3.1 / 8.0) and found.met
+    result.walls[plots.ONE] = [4.4]
+    (found,) = [t for t in plots.targets(result) if "tutorial script" in t.label]
+    assert found.met is False and math.isclose(found.shortfall, 1.1)
