@@ -406,3 +406,13 @@ def test_plots_target_against_the_tutorial_script() -> None:
     result.walls[plots.ONE] = [4.4]
     (found,) = [t for t in plots.targets(result) if "tutorial script" in t.label]
     assert found.met is False and math.isclose(found.shortfall, 1.1)
+
+
+def test_every_section_says_how_many_times_better_or_worse() -> None:
+    page = render(fake_record())
+    assert "| req/s, 1 row | 30.00× more |" in page  # serving: mlt ÷ mlflow = 30
+    assert "| p99, 1 row | 30.00× lower |" in page
+    # The sweep: mlt takes 5 s, the plain script 9 s.
+    assert "| plain script, inferred requirements |" in page and "| 1.80× faster |" in page
+    assert "| `mlflow --help` | 3.50 s (3.00 s–4.00 s, n=2) | 195 MB | 14.00× faster |" in page
+    assert "÷ mlt" not in page and "mlt ÷ mlflow" not in page
