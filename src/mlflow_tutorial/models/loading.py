@@ -112,7 +112,8 @@ def _fetch_main(argv: list[str]) -> int:
             raise  # a traceback on stderr: its last line becomes the parent's error
         json.dump({"error": type(translated).__name__, "message": str(translated)}, sys.stdout)
         return 1
-    json.dump({"path": path, "version": asdict(version) if version else None}, sys.stdout)
+    answer = {"path": path, "version": asdict(version) if version else None}
+    json.dump(answer, sys.stdout, default=str)
     return 0
 
 
