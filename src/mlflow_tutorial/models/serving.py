@@ -22,7 +22,7 @@ from ..names import DEFAULT_MODEL_URI
 from ..net import DEFAULT_HOST, SERVE_PORT, check_port, http_url
 from ..registry.versions import ModelVersionInfo
 from ..signals import interrupt, stop_signals
-from .loading import ModelFetch
+from .loading import download_model
 from .scoring import DEFAULT_MAX_BODY_MB
 
 
@@ -45,20 +45,8 @@ class ServerInfo:
         )
 
 
-def _import_model_libraries() -> None:
-    """What loading a scikit-learn model for the fast path imports (see fastpath.py)."""
-    import pandas  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
-    import sklearn.pipeline  # noqa: F401
-    import sklearn.preprocessing  # noqa: F401
-    import skops.io  # noqa: F401
-
-
 def example_request(path: str, rows: int = 2) -> dict[str, Any] | None:
     """A ``dataframe_split`` request body from the model's input example (or its signature)."""
-    saved = _saved_split_example(path, rows)
-    if saved is not None:
-        return saved
     from mlflow.models import Model
 
     try:
@@ -78,23 +66,6 @@ def example_request(path: str, rows: int = 2) -> dict[str, Any] | None:
         names = schema.input_names()
         return {"dataframe_split": {"columns": names, "data": [[0.0] * len(names)]}}
     return None
-
-
-def _saved_split_example(path: str, rows: int) -> dict[str, Any] | None:
-    """The input example as MLflow saved it for a DataFrame (JSON, ``split`` orient), read
-    without importing MLflow; None for any other kind of example."""
-    import yaml
-
-    try:
-        with open(os.path.join(path, "MLmodel"), encoding="utf-8") as handle:
-            info = (yaml.safe_load(handle) or {}).get("saved_input_example_info") or {}
-        if info.get("type") != "dataframe" or info.get("pandas_orient") != "split":
-            return None
-        with open(os.path.join(path, info["artifact_path"]), encoding="utf-8") as handle:
-            example = json.load(handle)
-        return {"dataframe_split": {"columns": example["columns"], "data": example["data"][:rows]}}
-    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
-        return None
 
 
 def serve(
@@ -121,12 +92,7 @@ def serve(
     check_port(host, port)
     folder = tempfile.mkdtemp(prefix="mlt-serve-")
     try:
-        # MLflow fetches the model in a child process while this one imports what loading
-        # it takes: the two largest parts of start-up, side by side.
-        with ModelFetch(model_uri, folder, tracking or Tracking.resolve()) as fetch:
-            if workers == 1:
-                _import_model_libraries()
-            path, version = fetch.result()
+        path, version = download_model(model_uri, folder, tracking)
         url = http_url(host, port)
         info = ServerInfo(url, model_uri, version, example_request(path), workers)
         options: dict[str, Any] = dict(
