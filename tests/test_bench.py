@@ -23,8 +23,8 @@ from bench.context import DataInfo  # noqa: E402
 from bench.loadgen import Load, parse_time, parse_wrk  # noqa: E402
 from bench.record import RunRecord  # noqa: E402
 from bench.report import render  # noqa: E402
-from bench.report.fmt import verdict  # noqa: E402
-from bench.scenarios import logins, plots, serving, startup, sweep  # noqa: E402
+from bench.report.fmt import times, verdict  # noqa: E402
+from bench.scenarios import logins, plots, serving, startup, store_scale, sweep  # noqa: E402
 from bench.stats import Spread, Target  # noqa: E402
 
 NAN = float("nan")
@@ -286,13 +286,14 @@ def test_page_has_stable_headings_and_judges_targets() -> None:
         "## 2. A 1-point training sweep",
         "## 3. Serving",
     ]
-    assert headings[-7:] == [
+    assert headings[-8:] == [
         "## 5. Where the time goes: fixed costs per process",
         "## 6. Large data",
         "## 7. Plots",
         "## 8. Tuning",
         "## 9. Batch scoring on Spark",
         "## 10. Logins",
+        "## 11. Store scale",
         "## How to reproduce",
     ]
     # 30x the requests/s: the 25x target is met; the same RSS meets <= 1x; p99 is 1/30.
@@ -303,9 +304,12 @@ def test_page_has_stable_headings_and_judges_targets() -> None:
         in page
     )
     assert (
-        "| CLI start-up (`--help`), wall | 250 ms | 3.50 s (`mlflow --help`) | 14.00× | yes |"
-        in page
+        "| CLI start-up (`--help`), wall | 250 ms | 3.50 s (`mlflow --help`) | 14.00× faster "
+        "| yes |" in page
     )
+    # Throughput reads the same way as time: how many times better mlt is.
+    assert "| serving throughput, 1 row, 1 worker (req/s) | 3,000 | 100 | 30.00× more |" in page
+    assert "baseline ÷ mlt" not in page
     assert "Not measured in this run (scenario `fixed-costs` not selected)." in page
     assert "Not measured in this run (scenario `large` not selected)." in page
     assert "Not available in this build: the installed `mlt train` has no `--no-plots`" in page
@@ -351,3 +355,109 @@ def test_the_logins_section_gives_the_ratios_and_the_request_counts() -> None:
     assert "| logins, no cache (MLflow's default) | 21.00 s" in page
     assert "| mlt compare | 2 |" in page
     assert "| `POST /api/2.0/mlflow/runs/search` | 1 |" in page
+
+
+@pytest.mark.parametrize(
+    ("mlt_over_baseline", "kind", "expected"),
+    [
+        pytest.param(0.5, "time", "2.00× faster", id="faster"),
+        pytest.param(2.0, "time", "2.00× slower", id="slower"),
+        pytest.param(1.15, "memory", "1.15× more memory", id="more-memory"),
+        pytest.param(0.25, "cpu", "4.00× less CPU", id="less-cpu"),
+        pytest.param(30.0, "rate", "30.00× more", id="more-requests"),
+        pytest.param(0.5, "rate", "2.00× fewer", id="fewer-requests"),
+        pytest.param(1.001, "time", "the same (1.00×)", id="same"),
+        pytest.param(NAN, "time", "n/a", id="not-measured"),
+    ],
+)
+def test_times_says_how_many_times_better_or_worse(
+    mlt_over_baseline: float, kind: str, expected: str
+) -> None:
+    assert times(mlt_over_baseline, kind) == expected
+
+
+# --------------------------------------------------------------------------- store scale
+
+
+def fake_store_scale() -> store_scale.StoreScaleResult:
+    """mlt lists at 1.2x search_runs, its top 5 at 1.5x the ordered search; 10x the runs
+    cost 4x (all) for mlt."""
+    result = store_scale.StoreScaleResult([100, 1000, 10000], 1000)
+    walls = {
+        store_scale.MLT_ALL: {100: 2.0, 1000: 2.5, 10000: 10.0},
+        store_scale.PLAIN_ALL: {100: 3.0, 1000: 3.5, 10000: 8.0},
+        store_scale.MLT_TOP: {100: 2.0, 1000: 2.0, 10000: 6.0},
+        store_scale.PLAIN_TOP: {100: 3.0, 1000: 3.0, 10000: 4.0},
+        store_scale.MLT_MODELS: {1000: 1.0},
+        store_scale.PLAIN_MODELS: {1000: 4.0},
+    }
+    for label, by_size in walls.items():
+        result.walls[label] = {n: [w, w * 1.1] for n, w in by_size.items()}
+        result.cpus[label] = {n: [w] for n, w in by_size.items()}
+    result.build_seconds = {100: 5.0, 1000: 9.0, 10000: 30.0}
+    return result
+
+
+def test_store_scale_targets() -> None:
+    found = {t.label: t for t in store_scale.targets(fake_store_scale())}
+    listing, top, growth = found.values()
+    assert "whole listing, 10,000 runs" in listing.label and listing.met
+    assert math.isclose(listing.value, 10.5 / 8.4)
+    assert "top 5" in top.label and top.met is False and math.isclose(top.value, 1.5)
+    assert "÷ 1,000 runs" in growth.label and growth.met and math.isclose(growth.value, 4.0)
+
+
+def test_store_scale_section_and_summary() -> None:
+    record = fake_record()
+    record.selected.append(store_scale.NAME)
+    record.results[store_scale.NAME] = fake_store_scale()
+    page = render(record)
+    section = page.split("## 11. Store scale", 1)[1]
+    assert (
+        "| 10,000 | every run | 10.50 s (10.00 s–11.00 s, n=2) | 8.40 s (8.00 s–8.80 s, n=2) "
+        "| 1.25× slower |" in section
+    )
+    assert "| 100 | top 5 by rmse | 2.10 s (2.00 s–2.20 s, n=2) |" in section
+    assert "(mlt is 4.00× faster)" in section  # mlt models vs search_model_versions
+    assert "both sides listed every run and every version" in section
+    assert (
+        "| `mlt models`, 1,000 versions (`search_model_versions`) | 1.05 s | 4.20 s "
+        "| 4.00× faster |" in page
+    )
+    assert "| store-scale | top 5, 10,000 runs" in page
+
+
+def test_store_scale_check_finds_disagreements() -> None:
+    import json
+
+    best = ["a", "b", "c", "d", "e"]
+    outputs = {
+        store_scale.MLT_TOP: json.dumps([{"run_id": r} for r in best]),
+        store_scale.PLAIN_TOP: json.dumps({"rows": 5, "first": best}),
+        store_scale.MLT_ALL: "run_id,x\n" + "".join(f"{r},1\n" for r in best),
+        store_scale.PLAIN_ALL: json.dumps({"rows": 5, "first": best}),
+    }
+    assert store_scale.check(outputs, 5) == []
+    outputs[store_scale.PLAIN_TOP] = json.dumps({"rows": 5, "first": best[::-1]})
+    outputs[store_scale.MLT_ALL] = "run_id,x\na,1\n"
+    problems = store_scale.check(outputs, 5)
+    assert len(problems) == 2 and "top 5 differ" in problems[0] and "listed 1" in problems[1]
+
+
+def test_plots_target_against_the_tutorial_script() -> None:
+    result = plots.PlotsResult(True, 6, {plots.ONE: [3.0, 3.2], plots.TUTORIAL: [8.0, 8.0]})
+    (found,) = [t for t in plots.targets(result) if "tutorial script" in t.label]
+    assert math.isclose(found.value, 3.1 / 8.0) and found.met
+    result.walls[plots.ONE] = [4.4]
+    (found,) = [t for t in plots.targets(result) if "tutorial script" in t.label]
+    assert found.met is False and math.isclose(found.shortfall, 1.1)
+
+
+def test_every_section_says_how_many_times_better_or_worse() -> None:
+    page = render(fake_record())
+    assert "| req/s, 1 row | 30.00× more |" in page  # serving: mlt ÷ mlflow = 30
+    assert "| p99, 1 row | 30.00× lower |" in page
+    # The sweep: mlt takes 5 s, the plain script 9 s.
+    assert "| plain script, inferred requirements |" in page and "| 1.80× faster |" in page
+    assert "| `mlflow --help` | 3.50 s (3.00 s–4.00 s, n=2) | 195 MB | 14.00× faster |" in page
+    assert "÷ mlt" not in page and "mlt ÷ mlflow" not in page

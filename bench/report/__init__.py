@@ -2,8 +2,8 @@
 
 Section headings are stable (other pages link to them): Summary, Targets, 1. CLI start-up,
 2. A N-point training sweep, 3. Serving, 4. Peak memory of training, 5. Where the time goes,
-6. Large data, 7. Plots, 8. Tuning, 9. Batch scoring on Spark, 10. Logins, How to
-reproduce.
+6. Large data, 7. Plots, 8. Tuning, 9. Batch scoring on Spark, 10. Logins, 11. Store
+scale, How to reproduce.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from collections.abc import Callable
 
 from ..context import SCRIPTS
 from ..record import RunRecord
-from ..scenarios import SCENARIOS, large, serving, startup, sweep
+from ..scenarios import SCENARIOS, large, serving, startup, store_scale, sweep
 from ..stats import Target, median
-from .fmt import Formatter, Page, clear, fmt_mb, fmt_ms, fmt_s, fmt_x, goal, measured, verdict
+from .fmt import Formatter, Page, clear, fmt_mb, fmt_ms, fmt_s, goal, measured, verdict, versus
 from .sections_large import section_large
 from .sections_logins import section_logins
 from .sections_plots import section_plots
 from .sections_scaling import section_spark, section_tune
 from .sections_serving import section_serving, section_serving_tables
+from .sections_store import section_store_scale
 from .sections_training import section_fixed_costs, section_memory, section_startup, section_sweep
 
 Section = Callable[[Page, RunRecord], None]
@@ -36,8 +37,10 @@ SECTIONS: list[Section] = [
     section_tune,
     section_spark,
     section_logins,
+    section_store_scale,
 ]
-BASELINE_SCRIPTS = ["plain_train.py", "plain_train_pipeline.py", "plain_predict.py"]
+BASELINE_SCRIPTS = ["plain_train.py", "plain_train_pipeline.py", "plain_predict.py",
+                    "plain_search.py"]  # fmt: skip
 
 
 def render(record: RunRecord) -> str:
@@ -106,10 +109,15 @@ def summary(w: Page, record: RunRecord) -> None:
     rows: list[list[str]] = []
 
     def row(
-        label: str, ours: list[float], theirs: list[float], fmt: Formatter, note: str = ""
+        label: str,
+        ours: list[float],
+        theirs: list[float],
+        fmt: Formatter,
+        note: str = "",
+        kind: str = "time",
     ) -> None:
         a, b = median(ours), median(theirs)
-        rows.append([label, fmt(a), fmt(b) + note, fmt_x(b / a if a else float("nan")),
+        rows.append([label, fmt(a), fmt(b) + note, versus(ours, theirs, kind),
                      clear(ours, theirs)])  # fmt: skip
 
     started: startup.StartupResult | None = record.get(startup.NAME)
@@ -126,26 +134,27 @@ def summary(w: Page, record: RunRecord) -> None:
             " (plain script per point)")  # fmt: skip
         row(f"{n}-point sweep, total wall, baseline given pip_requirements",
             wall(mlt), wall(reqs), fmt_s)  # fmt: skip
-        row(f"{n}-point sweep, CPU time (user+sys)", cpu(mlt), cpu(plain), fmt_s)
+        row(f"{n}-point sweep, CPU time (user+sys)", cpu(mlt), cpu(plain), fmt_s, kind="cpu")
         row(f"{n}-point sweep, CPU time, baseline given pip_requirements",
-            cpu(mlt), cpu(reqs), fmt_s)  # fmt: skip
+            cpu(mlt), cpu(reqs), fmt_s, kind="cpu")  # fmt: skip
         row("training peak memory (max RSS)", [x.maxrss_kb for x in mlt],
-            [x.maxrss_kb for x in plain], fmt_mb, " (one plain process)")  # fmt: skip
+            [x.maxrss_kb for x in plain], fmt_mb, " (one plain process)",
+            kind="memory")  # fmt: skip
     served: serving.ServingResult | None = record.get(serving.NAME)
     if served is not None and served.of(serving.MLT, 1):
         values = served.values
         row("server start to first `/ping`", values(serving.MLT, 1, "ready"),
             values(serving.MLFLOW, 1, "ready"), fmt_s, " (`mlflow models serve`)")  # fmt: skip
         for name in served.payloads:
-            row(f"serving throughput, {name}, 1 worker (req/s; higher is better)",
+            row(f"serving throughput, {name}, 1 worker (req/s)",
                 values(serving.MLT, 1, "rps", name), values(serving.MLFLOW, 1, "rps", name),
-                lambda v: f"{v:,.0f}")  # fmt: skip
+                lambda v: f"{v:,.0f}", kind="rate")  # fmt: skip
         for name in served.payloads:
             row(f"server CPU per request, {name}", values(serving.MLT, 1, "cpu", name),
-                values(serving.MLFLOW, 1, "cpu", name), fmt_ms)  # fmt: skip
+                values(serving.MLFLOW, 1, "cpu", name), fmt_ms, kind="cpu")  # fmt: skip
         row("server memory (RSS of the process group), 1 worker",
             values(serving.MLT, 1, "rss_kb"), values(serving.MLFLOW, 1, "rss_kb"),
-            fmt_mb)  # fmt: skip
+            fmt_mb, kind="memory")  # fmt: skip
     big: large.LargeResult | None = record.get(large.NAME)
     if big is not None:
         rows_text = f"{big.rows:,} rows"
@@ -156,21 +165,26 @@ def summary(w: Page, record: RunRecord) -> None:
             row(f"{title}, wall", big.values(ours, "wall"), big.values(theirs, "wall"), fmt_s,
                 " (plain script)")  # fmt: skip
             row(f"{title}, peak memory", big.values(ours, "peak_kb"),
-                big.values(theirs, "peak_kb"), fmt_mb)  # fmt: skip
+                big.values(theirs, "peak_kb"), fmt_mb, kind="memory")  # fmt: skip
+    scaled: store_scale.StoreScaleResult | None = record.get(store_scale.NAME)
+    if scaled is not None:
+        for label, ours, theirs in store_scale.summary_figures(scaled):
+            row(label, ours, theirs, fmt_s)
     if not rows:
         w.para("No scenario with a summary figure was selected.")
         return
     w.table(
-        ["measurement", "mlt", "baseline (plain MLflow)", "baseline ÷ mlt", "clear difference?"],
+        ["measurement", "mlt", "baseline (plain MLflow)", "mlt is", "clear difference?"],
         "lrrrl",
         rows,
     )
     notes = [
-        "Ratios are baseline ÷ mlt: above 1× the baseline takes longer (or uses more memory) "
-        "than mlt; for throughput, above 1× the baseline serves more requests per second. "
-        "*Clear difference?* says whether the ranges (min–max over the repetitions) of the two "
-        "sides are apart; when they overlap, the medians differ by less than this machine's "
-        "noise and the ratio should not be read as a difference."
+        "*mlt is* says how many times better or worse mlt does than the baseline on that "
+        "figure, from the medians: *3.00× faster* means the baseline takes three times as "
+        "long, *1.15× more memory* that mlt uses 15 % more, *49.30× more* (requests/s) that "
+        "mlt serves 49 times as many. *Clear difference?* says whether the ranges (min–max "
+        "over the repetitions) of the two sides are apart; when they overlap, the medians "
+        "differ by less than this machine's noise and the ratio should not be read as a difference."
     ]
     if served is not None:
         verdict_text = "identical" if served.identical else "**NOT identical**"

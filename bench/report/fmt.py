@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..stats import Spread, Target, is_nan, separated
+from ..stats import Spread, Target, is_nan, median, separated
 
 Formatter = Callable[[float], str]
 
@@ -38,6 +38,35 @@ def fmt_x(value: float) -> str:
     if is_nan(value):
         return "n/a"
     return f"{value:.2f}×" if value < 100 else f"{value:.0f}×"
+
+
+# How mlt compares, in words that read one way: (better, worse) for each kind of figure.
+WORDS = {
+    "time": ("faster", "slower"),
+    "cpu": ("less CPU", "more CPU"),
+    "memory": ("less memory", "more memory"),
+    "latency": ("lower", "higher"),
+    "rate": ("more", "fewer"),  # requests per second: higher is better
+}
+
+
+def times(mlt_over_baseline: float, kind: str) -> str:
+    """How many times better or worse mlt is, from the ratio mlt ÷ baseline of one figure:
+    ``"14.44× faster"``, ``"1.15× more memory"``, ``"49.30× more"`` (requests/s)."""
+    better, worse = WORDS[kind]
+    value = mlt_over_baseline
+    if is_nan(value) or value <= 0 or value == float("inf"):
+        return "n/a"
+    gain = value if kind == "rate" else 1 / value  # above 1: mlt is better
+    if round(gain, 2) == 1:
+        return "the same (1.00×)"
+    return f"{fmt_x(gain)} {better}" if gain > 1 else f"{fmt_x(1 / gain)} {worse}"
+
+
+def versus(ours: Sequence[float], theirs: Sequence[float], kind: str) -> str:
+    """:func:`times` for two sets of repetitions (their medians): mlt's, the baseline's."""
+    a, b = median(ours), median(theirs)
+    return "n/a" if is_nan(a) or is_nan(b) or b == 0 else times(a / b, kind)
 
 
 def spread(values: Sequence[float], formatter: Formatter) -> str:

@@ -12,7 +12,7 @@ from ..scenarios.large import (
     PLAIN_TRAIN,
     LargeResult,
 )
-from .fmt import Page, clear, fmt_mb, fmt_s, fmt_x, spread
+from .fmt import Page, clear, fmt_mb, fmt_s, fmt_x, spread, times
 from .sections_training import not_run
 
 FIGURES = [
@@ -20,6 +20,7 @@ FIGURES = [
     ("CPU (user+sys)", "cpu", fmt_s),
     ("peak RSS", "peak_kb", fmt_mb),
 ]
+KINDS = {"wall": "time", "cpu": "cpu", "peak_kb": "memory"}
 
 
 def section_large(w: Page, record: RunRecord) -> None:
@@ -53,9 +54,10 @@ def section_large(w: Page, record: RunRecord) -> None:
         for name, what, fmt in FIGURES:
             a, b = result.values(ours, what), result.values(theirs, what)
             rows.append([f"{title}, {name}", spread(a, fmt), spread(b, fmt),
-                         fmt_x(result.ratio(ours, theirs, what)), clear(a, b)])  # fmt: skip
+                         times(result.ratio(ours, theirs, what), KINDS[what]),
+                         clear(a, b)])  # fmt: skip
     w.table(
-        ["measurement", "mlt", "plain script", "mlt ÷ plain", "clear difference?"],
+        ["measurement", "mlt", "plain script", "mlt is", "clear difference?"],
         "lrrrl",
         rows,
     )

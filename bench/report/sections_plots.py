@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..record import RunRecord
 from ..scenarios import plots
-from ..scenarios.plots import GRID, GRID_OFF, LABELS, ONE, ONE_OFF, PlotsResult
+from ..scenarios.plots import GRID, GRID_OFF, LABELS, ONE, ONE_OFF, TUTORIAL, PlotsResult
 from ..stats import median, median_ratio
-from .fmt import Page, clear, fmt_ms, fmt_s, fmt_x, spread
+from .fmt import Page, clear, fmt_ms, fmt_s, fmt_x, spread, versus
 from .sections_training import not_run
 
 
@@ -25,14 +25,23 @@ def section_plots(w: Page, record: RunRecord) -> None:
     w.para(
         "`mlt train` logs plots with every run unless given `--no-plots`. Measured: one "
         f"training and a {n}-point sweep, each with and without plots, on a fresh SQLite "
-        "store per run, in rotating order."
+        "store per run, in rotating order; and the canonical tutorial script for one point "
+        "([bench/scripts/plain_train.py](../bench/scripts/plain_train.py), MLflow inferring the "
+        "model's requirements), the yardstick for one whole `mlt train` with its plots."
     )
     w.table(
         ["run", "wall", "CPU (user+sys)"],
         "lrr",
         [[label, spread(result.walls[label], fmt_s), fmt_s(median(result.cpus[label]))]
-         for label in LABELS],
+         for label in LABELS if result.walls.get(label)],
     )  # fmt: skip
+    if result.walls.get(TUTORIAL):
+        ours, theirs = result.walls[ONE], result.walls[TUTORIAL]
+        w.para(
+            f"One `mlt train` with its plots takes {fmt_x(result.versus_tutorial())} the wall "
+            f"time of the tutorial script for one point: mlt is {versus(ours, theirs, 'time')} "
+            f"(clear difference? {clear(ours, theirs)})."
+        )
     rows = []
     for title, on, off, per in (
         ("one `mlt train`", ONE, ONE_OFF, 1),

@@ -7,7 +7,7 @@ from ..scenarios import serving, serving_tables
 from ..scenarios.serving import MLFLOW, MLT, ServingResult
 from ..scenarios.serving_tables import TablesResult
 from ..stats import median
-from .fmt import Page, fmt_mb, fmt_ms, fmt_s, fmt_x, spread
+from .fmt import Page, fmt_mb, fmt_ms, fmt_s, spread, times
 from .sections_training import not_run
 
 
@@ -73,21 +73,25 @@ def figures_of(w: Page, result: ServingResult) -> None:
         "lrrlrrrrr",
         rows,
     )  # fmt: skip
-    w.para("Ratios, mlt ÷ mlflow (same worker count, same run): above 1× mlt is higher.")
-    header = ["figure", *(f"{wk} worker{'s' if wk > 1 else ''}" for wk in result.workers)]
-    figures = [("ready (start → /ping)", "ready", ""), ("RSS after the load", "rss_kb", "")]
+    w.para(
+        "How many times better or worse `mlt serve` does than `mlflow models serve` (medians, "
+        "same worker count, same run):"
+    )
+    header = ["figure", *(f"mlt is, {wk} worker{'s' if wk > 1 else ''}" for wk in result.workers)]
+    figures = [("ready (start → /ping)", "ready", "", "time"),
+               ("RSS after the load", "rss_kb", "", "memory")]  # fmt: skip
     for name in result.payloads:
         figures += [
-            (f"req/s, {name}", "rps", name),
-            (f"p50, {name}", "p50", name),
-            (f"p99, {name}", "p99", name),
-            (f"server CPU / request, {name}", "cpu", name),
+            (f"req/s, {name}", "rps", name, "rate"),
+            (f"p50, {name}", "p50", name, "latency"),
+            (f"p99, {name}", "p99", name, "latency"),
+            (f"server CPU / request, {name}", "cpu", name, "cpu"),
         ]
     w.table(
         header,
         "l" + "r" * len(result.workers),
-        [[label, *(fmt_x(result.mlt_ratio(wk, what, p)) for wk in result.workers)]
-         for label, what, p in figures],
+        [[label, *(times(result.mlt_ratio(wk, what, p), kind) for wk in result.workers)]
+         for label, what, p, kind in figures],
     )  # fmt: skip
     w.para(
         "Predictions for the same payloads: "

@@ -6,7 +6,7 @@ from ..record import RunRecord
 from ..scenarios import fixed_costs, startup, sweep
 from ..scenarios.sweep import MLT, PLAIN, PLAIN_REQS, SweepResult
 from ..stats import median
-from .fmt import Page, fmt_mb, fmt_s, fmt_x, spread
+from .fmt import Page, fmt_mb, fmt_s, spread, versus
 
 
 def not_run(w: Page, record: RunRecord, name: str) -> None:
@@ -32,16 +32,15 @@ def section_startup(w: Page, record: RunRecord) -> None:
         "warm-up of each command (warm page cache); the commands alternate order between "
         "repetitions. `python -c pass` is the interpreter's own floor."
     )
-    base = median(result.walls[startup.MLT])
     w.table(
-        ["command", "wall", "max RSS", "÷ `mlt --help`"],
+        ["command", "wall", "max RSS", "`mlt --help` is"],
         "lrrr",
         [
             [
                 f"`{label}`",
                 spread(walls, fmt_s),
                 fmt_mb(median(result.rss_kb[label])),
-                fmt_x(median(walls) / base if base else float("nan")),
+                "" if label == startup.MLT else versus(result.walls[startup.MLT], walls, "time"),
             ]  # fmt: skip
             for label, walls in result.walls.items()
         ],
@@ -68,19 +67,20 @@ def section_sweep(w: Page, record: RunRecord) -> None:
         "(its default StandardScaler step costs milliseconds)."
     )
     mlt = result.samples[MLT]
-    mlt_wall = median([s.wall for s in mlt])
-    mlt_cpu = median([s.cpu for s in mlt])
     rows = []
     for label, samples in result.samples.items():
         walls = [s.wall for s in samples]
-        cpu = median([s.cpu for s in samples])
+        cpus = [s.cpu for s in samples]
+        cpu = median(cpus)
+        ours = label == MLT
         rows.append([
             label, spread(walls, fmt_s), fmt_s(median(walls) / n), fmt_s(cpu), fmt_s(cpu / n),
-            fmt_x(median(walls) / mlt_wall), fmt_x(cpu / mlt_cpu),
+            "" if ours else versus([s.wall for s in mlt], walls, "time"),
+            "" if ours else versus([s.cpu for s in mlt], cpus, "cpu"),
         ])  # fmt: skip
     w.table(
         ["approach", "total wall", "wall per run", "CPU (user+sys)", "CPU per run",
-         "wall ÷ mlt", "CPU ÷ mlt"],
+         "mlt is (wall)", "mlt is (CPU)"],
         "lrrrrrr",
         rows,
     )  # fmt: skip
@@ -133,15 +133,15 @@ def section_memory(w: Page, record: RunRecord) -> None:
         "children it waited for; for the plain script, the largest of its per-point processes; "
         "MLflow's requirement inference runs in a child process, which is counted)."
     )
-    mlt_rss = median([s.maxrss_kb for s in result.samples[MLT]])
+    mlt_rss = [s.maxrss_kb for s in result.samples[MLT]]
     w.table(
-        ["approach", "max RSS", "÷ mlt"],
+        ["approach", "max RSS", "mlt is"],
         "lrr",
         [
             [
                 label,
                 spread([s.maxrss_kb for s in samples], fmt_mb),
-                fmt_x(median([s.maxrss_kb for s in samples]) / mlt_rss),
+                "" if label == MLT else versus(mlt_rss, [s.maxrss_kb for s in samples], "memory"),
             ]  # fmt: skip
             for label, samples in result.samples.items()
         ],

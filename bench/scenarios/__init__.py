@@ -14,6 +14,7 @@ from . import (
     serving_tables,
     spark,
     startup,
+    store_scale,
     sweep,
     tune,
 )
@@ -32,5 +33,6 @@ SCENARIOS: dict[str, ModuleType] = {
         tune,
         spark,
         logins,
+        store_scale,
     )
 }

@@ -1,13 +1,15 @@
 """What plots add to training: ``mlt train`` with and without ``--no-plots``, for one point
-and for a sweep (per point). Skipped, and said so, when the installed mlt has no
+and for a sweep (per point); and one ``mlt train`` with its plots against the canonical
+tutorial script for one point (``scripts/plain_train.py``, MLflow inferring the model's
+requirements as a plain script does). Skipped, and said so, when the installed mlt has no
 ``--no-plots``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..context import EXPERIMENT, Context
-from ..stats import Target, median
+from ..context import EXPERIMENT, Context, script
+from ..stats import Target, median, median_ratio
 from .sweep import grid, joined
 
 NAME = "plots"
@@ -15,7 +17,8 @@ TITLE = "Plots"
 
 ONE, ONE_OFF = "1 point, plots", "1 point, --no-plots"
 GRID, GRID_OFF = "sweep, plots", "sweep, --no-plots"
-LABELS = [ONE, ONE_OFF, GRID, GRID_OFF]
+TUTORIAL = "tutorial script, 1 point"
+LABELS = [ONE, ONE_OFF, GRID, GRID_OFF, TUTORIAL]
 
 
 @dataclass
@@ -45,6 +48,10 @@ class PlotsResult:
             return float("nan")
         return (median(values.get(many, [])) - median(values.get(one, []))) / (self.n_points - 1)
 
+    def versus_tutorial(self) -> float:
+        """One ``mlt train`` with plots ÷ the tutorial script for one point (wall)."""
+        return median_ratio(self.walls.get(ONE, []), self.walls.get(TUTORIAL, []))
+
 
 def run(ctx: Context) -> PlotsResult:
     if not ctx.has_option("train", "--no-plots"):
@@ -59,15 +66,25 @@ def run(ctx: Context) -> PlotsResult:
         GRID: ["--alpha", joined(alphas), "--l1-ratio", joined(l1_ratios)],
         GRID_OFF: ["--alpha", joined(alphas), "--l1-ratio", joined(l1_ratios), "--no-plots"],
     }
+    tutorial = [ctx.tool("python"), str(script("plain_train.py")), "0.5", "0.5",
+                "--experiment", EXPERIMENT, *ctx.data.plain_args()]  # fmt: skip
     ctx.log(f"7. plots: {ctx.options.repeat} repetition(s) of {', '.join(LABELS)}")
     for i in range(ctx.options.repeat):
-        for k, label in enumerate(LABELS[i % 4 :] + LABELS[: i % 4]):
+        n = len(LABELS)
+        for k, label in enumerate(LABELS[i % n :] + LABELS[: i % n]):
             home, uri = ctx.home(f"plots-{i}-{LABELS.index(label)}")
-            args = [ctx.tool("mlt"), "train", *options[label], "--format", "json",
-                    "-t", uri, "-e", EXPERIMENT, *ctx.data.mlt_args()]  # fmt: skip
-            result.commands[label] = " ".join(["mlt", *args[1:]]).replace(
-                uri, "sqlite:///$TMP/mlflow.db"
-            )
+            if label == TUTORIAL:
+                args = tutorial
+                result.commands[label] = (
+                    "MLFLOW_TRACKING_URI=sqlite:///$TMP/mlflow.db python "
+                    "bench/scripts/plain_train.py " + " ".join(args[2:])
+                )
+            else:
+                args = [ctx.tool("mlt"), "train", *options[label], "--format", "json",
+                        "-t", uri, "-e", EXPERIMENT, *ctx.data.mlt_args()]  # fmt: skip
+                result.commands[label] = " ".join(["mlt", *args[1:]]).replace(
+                    uri, "sqlite:///$TMP/mlflow.db"
+                )
             m = ctx.run(args, f"plots-{i}-{k}", cwd=home, tracking_uri=uri)
             result.walls[label].append(m.wall)
             result.cpus[label].append(m.cpu)
@@ -83,4 +100,6 @@ def targets(result: PlotsResult) -> list[Target]:
                unit="s"),
         Target(NAME, "what plots add per sweep point", result.added_per_point(), 0.15, True,
                unit="s"),
+        Target(NAME, "one `mlt train` with plots ÷ the tutorial script (1 point)",
+               result.versus_tutorial(), 0.5, True),
     ]  # fmt: skip

@@ -1,7 +1,10 @@
 """Comparing the runs of an experiment and picking the best one.
 
-Sorting and limiting are pushed down to MLflow's ``search_runs`` (``order_by`` and
-``max_results``), so ``--top 5`` on a store with thousands of runs fetches five.
+The best few (``--top N``, the best run) come from MLflow's ordered ``search_runs`` with
+``max_results=N``: one query, N runs fetched. The whole listing is searched without
+``order_by`` and sorted here, in MLflow's own order (:func:`mlflow_order`). On SQL stores an
+ordered search re-runs the sorted join for every page it returns (about 3 s a page of 1,000 at
+10,000 runs on SQLite), while unordered pages are cheap.
 
 Each task has its metrics and a default one to rank by: ``rmse`` for regression, ``log_loss``
 for classification (a proper score that uses the predicted probabilities, so it separates runs
@@ -11,7 +14,8 @@ task never compete; without ``--metric``, the newest run's task decides.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -28,7 +32,9 @@ METRICS_BY_TASK = {
 DEFAULT_METRICS = {"regression": "rmse", "classification": "log_loss"}
 METRICS = tuple(m for metrics in METRICS_BY_TASK.values() for m in metrics)
 HIGHER_IS_BETTER = frozenset({"r2", "accuracy", "f1_macro", "roc_auc"})
-_PAGE = 1000
+# Runs per search_runs call: what mlflow.search_runs asks for on every store (the server
+# accepts up to 50,000); on a store that allows fewer, pages still follow their tokens.
+_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -98,9 +104,14 @@ def compare_runs(
     if top is not None and top < 1:
         raise InvalidParameterError(f"--top must be at least 1, got {top}")
     experiment_id = get_experiment_id(tracking)
-    runs = [
-        summarize(run) for run in _search(tracking, experiment_id, metric, top, filter_string or "")
-    ]
+    if top is not None and top <= _PAGE:
+        found = _search(tracking, experiment_id, metric, top, filter_string or "")
+    else:  # the whole listing (or most of it): cheap unordered pages, sorted here
+        found = sorted(
+            _search(tracking, experiment_id, None, None, filter_string or ""),
+            key=mlflow_order(metric),
+        )[:top]
+    runs = [summarize(run) for run in found]
     if runs and not any(metric in run.metrics for run in runs):
         seen = sorted({name for run in runs for name in run.metrics})
         raise InvalidParameterError(
@@ -208,11 +219,42 @@ def _check_metric(metric: str) -> None:
         raise InvalidParameterError(f"invalid metric name {metric!r}")
 
 
+def mlflow_order(metric: str) -> Callable[[Any], tuple]:
+    """A sort key for MLflow ``Run`` objects giving the order of MLflow's own
+    ``search_runs(order_by=["metrics.`METRIC` ASC|DESC", "attributes.start_time DESC"])``
+    on SQL stores (and so behind a tracking server): runs with a value first, sorted by it,
+    then runs whose value is NaN, then runs without the metric; ties by newest start, then
+    run id."""
+    sign = -1.0 if sort_direction(metric) == "DESC" else 1.0
+
+    def key(run: Any) -> tuple:
+        value = run.data.metrics.get(metric)
+        if value is None:
+            group, value = 2, 0.0
+        elif math.isnan(value):
+            group, value = 1, 0.0  # stored as 0 with is_nan set
+        else:
+            group = 0
+        return (group, sign * value, -(run.info.start_time or 0), run.info.run_id)
+
+    return key
+
+
 def _search(
-    tracking: Tracking, experiment_id: str, metric: str, limit: int | None, filter_string: str
+    tracking: Tracking,
+    experiment_id: str,
+    metric: str | None,
+    limit: int | None,
+    filter_string: str,
 ) -> list[Any]:
+    """Every matching run (or the first ``limit``), ordered by ``metric`` in the store, or
+    in the store's default order (newest first) without one."""
     client = tracking.client()
-    order_by = [f"metrics.`{metric}` {sort_direction(metric)}", "attributes.start_time DESC"]
+    order_by = (
+        [f"metrics.`{metric}` {sort_direction(metric)}", "attributes.start_time DESC"]
+        if metric
+        else []
+    )
     runs: list[Any] = []
     token = None
     while True:

@@ -13,6 +13,9 @@ pyplot, so no global figure state and no GUI backend. matplotlib is imported on 
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,17 +92,65 @@ def model_figures(
     }
 
 
-def log_model_plots(
-    model: Any, X_test: Any, y_test: Any, metrics: dict[str, float], task: str = "regression"
+def write_model_plots(
+    model: Any,
+    X_test: Any,  # noqa: N803
+    y_test: Any,
+    metrics: dict[str, float],
+    directory: Path,
+    task: str = "regression",
 ) -> None:
-    """Log :func:`model_figures` into the active MLflow run under ``plots/``."""
-    import mlflow
-
+    """Draw :func:`model_figures` as PNG files in ``directory``."""
     for name, figure in model_figures(model, X_test, y_test, metrics, task).items():
         # zlib's fastest level: a few percent larger files, a third less time than the default.
-        mlflow.log_figure(
-            figure, f"{PLOTS_DIR}/{name}", save_kwargs={"pil_kwargs": {"compress_level": 1}}
+        figure.savefig(directory / name, pil_kwargs={"compress_level": 1})
+
+
+class ModelPlots:
+    """The model's figures, drawn in a thread while the caller logs the model (that work is
+    I/O and MLflow, so the two overlap), then logged under ``plots/`` in one
+    ``log_artifacts`` call. Use as a context manager: leaving it waits for the thread and
+    removes the drawing directory, whatever happened."""
+
+    def __init__(
+        self,
+        model: Any,
+        X_test: Any,  # noqa: N803
+        y_test: Any,
+        metrics: dict[str, float],
+        task: str = "regression",
+    ) -> None:
+        self._directory = Path(tempfile.mkdtemp(prefix="mlt-plots-"))
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._draw,
+            args=(model, X_test, y_test, metrics, task),
+            name="mlt-plots",
+            daemon=True,
         )
+        self._thread.start()
+
+    def _draw(self, model: Any, X_test: Any, y_test: Any, metrics: dict, task: str) -> None:  # noqa: N803
+        try:
+            write_model_plots(model, X_test, y_test, metrics, self._directory, task)
+        except BaseException as exc:  # re-raised in the caller's thread by log()
+            self._error = exc
+
+    def log(self) -> None:
+        """Wait for the figures and log them into the active MLflow run under ``plots/``."""
+        import mlflow
+
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        mlflow.log_artifacts(str(self._directory), PLOTS_DIR)
+
+    def __enter__(self) -> ModelPlots:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join()
+        shutil.rmtree(self._directory, ignore_errors=True)
 
 
 def _predicted_vs_actual(actual: Any, predicted: Any, metrics: dict[str, float], shown: str):

@@ -526,30 +526,36 @@ def _fit_and_log(
         params["rows_without_target"] = report.rows_without_target
     tags = _run_tags(context)  # set when the run was created
 
-    mlflow.log_params({k: v for k, v in params.items() if k not in logged_params})
-    if not converged:
-        tags["mlt.converged"] = "false"
-        mlflow.set_tag("mlt.converged", "false")
-    if report is not None and (report.dropped or not report.plain or report.decimal_comma):
-        mlflow.log_dict(report.to_dict(), COLUMNS_ARTIFACT)
-    _log_dataset(context.dataset)
-    if not log_model:
-        mlflow.log_metrics(metrics)
-        return _result(context, run, params, metrics, tags, "", "")
-    signature = sample_signature(model, parts.X_train)
-    legacy = model.steps[0][0] != "columns"  # the tutorial's pipeline, saved as it always was
-    info = mlflow.sklearn.log_model(
-        model,
-        name=MODEL_NAME,
-        signature=signature,
-        input_example=input_example(parts.X_train),
-        pip_requirements=model_requirements(),
-        **({} if legacy else {"skops_trusted_types": SKOPS_TRUSTED}),
-    )
-    if options.plots:
-        from .plots import log_model_plots
+    with contextlib.ExitStack() as stack:
+        plots = None
+        if options.plots and log_model:  # drawn in a thread while the model is written
+            from .plots import ModelPlots
 
-        log_model_plots(model, parts.X_test, parts.y_test, metrics, data.task)
+            plots = stack.enter_context(
+                ModelPlots(model, parts.X_test, parts.y_test, metrics, data.task)
+            )
+        mlflow.log_params({k: v for k, v in params.items() if k not in logged_params})
+        if not converged:
+            tags["mlt.converged"] = "false"
+            mlflow.set_tag("mlt.converged", "false")
+        if report is not None and (report.dropped or not report.plain or report.decimal_comma):
+            mlflow.log_dict(report.to_dict(), COLUMNS_ARTIFACT)
+        _log_dataset(context.dataset)
+        if not log_model:
+            mlflow.log_metrics(metrics)
+            return _result(context, run, params, metrics, tags, "", "")
+        signature = sample_signature(model, parts.X_train)
+        legacy = model.steps[0][0] != "columns"  # the tutorial's pipeline, saved as always
+        info = mlflow.sklearn.log_model(
+            model,
+            name=MODEL_NAME,
+            signature=signature,
+            input_example=input_example(parts.X_train),
+            pip_requirements=model_requirements(),
+            **({} if legacy else {"skops_trusted_types": SKOPS_TRUSTED}),
+        )
+        if plots is not None:
+            plots.log()
     _log_metrics_and_model_uri(run.info.run_id, metrics, info.model_id, info.model_uri)
     tags[TAG_MODEL_URI] = info.model_uri
     return _result(context, run, params, metrics, tags, info.model_uri, info.model_id)
