@@ -232,3 +232,13 @@ def test_diabetes_default_name():
     result = train(0.5, 0.5)
     info = register_model(Tracking.resolve(), run_id=result.run_id)
     assert info.name == "diabetes-elasticnet"
+
+
+@pytest.mark.parametrize("rounds", [40], ids=lambda n: f"{n}-rounds")
+def test_concurrent_alias_moves_all_succeed(isolated_store, race_alias_moves, rounds):
+    """Movers racing to create the same alias: MLflow's store refuses all but one, mlt moves
+    again. The refusals counted prove the race was run, not dodged."""
+    race = race_alias_moves(isolated_store, rounds)
+    print(race)
+    assert race.rounds == rounds
+    assert race.retried > 0, f"{race}: no mover ever collided, so nothing was tested"

@@ -62,6 +62,11 @@ class PermissionDeniedError(TrackingError):
     """The tracking server knows the user but refuses the request (HTTP 403)."""
 
 
+class ConcurrentChangeError(TrackingError):
+    """Another process wrote the same record at the same moment, and the store refused this
+    write (a unique constraint); the same write, tried again, sees the other one's."""
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (MLflow's ``message`` when it has one), for
     one-line errors; the exception's type name when the message is empty."""

@@ -7,6 +7,7 @@ registered, and aliases (``champion``) replace the deprecated stages.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 from ..config import Tracking
 from ..errors import (
     AlreadyExistsError,
+    ConcurrentChangeError,
     InvalidParameterError,
     ModelNotFoundError,
     RunNotFoundError,
@@ -31,6 +33,11 @@ from ..names import (
 from ..tracking.comparison import METRICS, best_run
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+# How many times one alias move is tried when other processes move the same alias at the
+# same moment (each retry finds the alias the others created, and updates it).
+ALIAS_ATTEMPTS = 5
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -105,11 +112,36 @@ def register_model(
                 tags=tags,
                 model_id=model_uri.removeprefix("models:/"),
             )
+    set_aliases(client, name, aliases, version.version)
     with mlflow_errors():
-        for alias in aliases:
-            client.set_registered_model_alias(name, alias, str(version.version))
         mv = client.get_model_version(name, str(version.version))
     return _info(mv, created, dataset=run_dataset)
+
+
+def set_aliases(client: Any, name: str, aliases: Sequence[str], version: int | str) -> None:
+    """Point each alias of model ``name`` at ``version``, whoever else moves it at once.
+
+    MLflow's SQL store moves an alias by reading it and then inserting it if it was not there
+    (SQLAlchemy's ``session.merge``), in one transaction that does not lock the row it did not
+    find. Two processes creating the same alias at the same moment both read nothing, both
+    insert, and the database refuses the second insert (PostgreSQL: ``registered_model_alias_pk``;
+    SQLite: ``UNIQUE constraint failed``). That refusal comes back as a
+    :class:`ConcurrentChangeError`, and the move is simply made again: by then the alias exists,
+    so the store updates it. The alias ends on the version of whichever move came last.
+    """
+    for alias in aliases:
+        for attempt in range(1, ALIAS_ATTEMPTS + 1):
+            try:
+                with mlflow_errors():
+                    client.set_registered_model_alias(name, alias, str(version))
+                break
+            except ConcurrentChangeError as exc:
+                if attempt == ALIAS_ATTEMPTS:
+                    raise ConcurrentChangeError(
+                        f"alias {alias!r} of model {name!r} kept changing under other "
+                        f"processes ({ALIAS_ATTEMPTS} attempts); try again"
+                    ) from exc
+                log.debug("alias %r of %r moved by another process; moving it again", alias, name)
 
 
 def list_versions(
