@@ -454,3 +454,27 @@ def test_unreachable_tracking_server_is_one_line_error(
     one_line_error(
         result, re.compile(re.escape(f"cannot reach the tracking server at {uri}: ") + ".*refused")
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["compare"], id="compare"),
+        pytest.param(["models"], id="models"),
+        pytest.param(["models", "diabetes-elasticnet"], id="models-name"),
+        pytest.param(["register"], id="register-best"),
+        pytest.param(["register", "--run", "0" * 32], id="register-run"),
+    ],
+)
+def test_read_only_commands_create_no_store(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_line_error
+) -> None:
+    """In an empty directory, with MLflow's default store (sqlite:///mlflow.db here), a
+    command that reads says there is nothing yet, and leaves the directory empty."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    result = invoke(*command)
+    one_line_error(result, "no runs yet in sqlite:///mlflow.db; train one first: mlt train")
+    assert sorted(p.name for p in empty.iterdir()) == []

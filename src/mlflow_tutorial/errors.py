@@ -34,6 +34,10 @@ class NotFoundError(MltError):
     """Something named does not exist in the tracking store or registry."""
 
 
+class StoreNotFoundError(NotFoundError):
+    """The tracking store does not exist yet (no ``mlflow.db`` here): nothing was trained."""
+
+
 class ExperimentNotFoundError(NotFoundError):
     """The named experiment does not exist in the tracking store."""
 

@@ -77,7 +77,7 @@ def register_model(
     _check_names(name, aliases)  # before anything is written: no version without its alias
     if run_id is None:
         run_id = best_run(tracking, metric, dataset=dataset).run_id
-    client = tracking.client()
+    client = tracking.client(create=False)
     run = _get_run(client, run_id)
     model_uri = _logged_model_uri(client, run)
     run_dataset = run.data.tags.get(TAG_DATASET) or run.data.params.get("dataset")
@@ -149,7 +149,7 @@ def list_versions(
 ) -> list[ModelVersionInfo]:
     """Versions of one registered model (newest first), or of every registered model."""
     tracking = tracking or Tracking.resolve()
-    client = tracking.client()
+    client = tracking.client(create=False)
     models = {name: _get_registered_model(client, name)} if name else {}
     versions = _search_versions(client, f"name = '{_quote(name)}'" if name else None)
     versions.sort(key=lambda mv: (mv.name, -int(mv.version)))
@@ -169,7 +169,7 @@ def resolve_version(tracking: Tracking, model_uri: str) -> ModelVersionInfo | No
     if not match or match.group(1).startswith("m-"):
         return None
     name, alias, version = match.groups()
-    client = tracking.client()
+    client = tracking.client(create=False)
     _get_registered_model(client, name)
     if alias:
         with mlflow_errors(f"alias {alias!r} of model {name!r}", not_found=ModelNotFoundError):

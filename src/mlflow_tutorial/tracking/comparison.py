@@ -46,8 +46,9 @@ def sort_direction(metric: str) -> str:
 
 
 def get_experiment_id(tracking: Tracking) -> str:
-    """The id of the tracking configuration's experiment, or an error naming it."""
-    client = tracking.client()
+    """The id of the tracking configuration's experiment, or an error naming it (or saying
+    that the store does not exist yet: reading creates nothing)."""
+    client = tracking.client(create=False)
     with mlflow_errors():
         experiment = client.get_experiment_by_name(tracking.experiment)
     if experiment is None:
