@@ -478,3 +478,25 @@ def test_read_only_commands_create_no_store(
     result = invoke(*command)
     one_line_error(result, "no runs yet in sqlite:///mlflow.db; train one first: mlt train")
     assert sorted(p.name for p in empty.iterdir()) == []
+
+
+def test_params_are_typed_alike_in_train_compare_and_register(isolated_store: str) -> None:
+    """One JSON shape: the params MLflow keeps as strings come back with the types train
+    reports; times are ISO 8601."""
+    from datetime import datetime
+
+    trained = json.loads(invoke("train", "--no-plots", "--format", "json").stdout)
+    compared = json.loads(invoke("compare", "--format", "json").stdout)
+    result = invoke("register", "--run", trained["run_id"], "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    registered = json.loads(result.stdout)
+
+    types = {name: type(value) for name, value in trained["params"].items()}
+    assert {types[n] for n in ("alpha", "l1_ratio", "test_size")} == {float}
+    assert (types["standardize"], types["n_rows"], types["random_state"]) == (bool, int, int)
+    for params in (compared[0]["params"], registered["params"]):
+        assert {name: type(value) for name, value in params.items()} == types
+        assert params == trained["params"]
+    assert trained["params"]["alpha"] == 0.5 and trained["params"]["standardize"] is True
+    for stamp in (compared[0]["start_time"], registered["created_at"]):
+        assert datetime.fromisoformat(stamp).utcoffset() is not None, stamp

@@ -13,8 +13,10 @@ TAG_MODEL_URI = "mlt.model_uri"
 TAG_SOURCE_RUN = "mlt.source_run"
 TAG_METRIC_PREFIX = "mlt.metric."
 
-# MLflow's own tag linking a child run to its parent.
+# MLflow's own tags: the one linking a child run to its parent, and a run's description (what
+# MLflow's UI shows under "Description").
 TAG_PARENT_RUN = "mlflow.parentRunId"
+TAG_RUN_NOTE = "mlflow.note.content"
 
 # The logged model's name in a run (``mlflow.sklearn.log_model(name=MODEL_NAME)``).
 MODEL_NAME = "model"

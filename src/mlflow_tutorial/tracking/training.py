@@ -23,7 +23,15 @@ from ..config import Tracking, store_lock
 from ..data import DEFAULT_DATASET, Dataset, Split, check_test_size, load_dataset, split
 from ..errors import InvalidParameterError, TrackingError
 from ..mlflow_errors import is_mlflow_error, mlflow_errors
-from ..names import MODEL_NAME, TAG_DATASET, TAG_MODEL_URI, TAG_PARENT_RUN, TAG_SWEEP, TAG_VERSION
+from ..names import (
+    MODEL_NAME,
+    TAG_DATASET,
+    TAG_MODEL_URI,
+    TAG_PARENT_RUN,
+    TAG_RUN_NOTE,
+    TAG_SWEEP,
+    TAG_VERSION,
+)
 from .run_records import dataset_input, sample_signature
 
 if TYPE_CHECKING:
@@ -327,7 +335,11 @@ def _fit_and_log(
         "n_rows": data.n_rows,
         "n_features": len(data.features),
     }
-    tags = {TAG_VERSION: __version__, TAG_DATASET: data.name}
+    tags = {
+        TAG_VERSION: __version__,
+        TAG_DATASET: data.name,
+        TAG_RUN_NOTE: describe_run(params, metrics),
+    }
     if context.sweep_id:
         tags[TAG_SWEEP] = context.sweep_id
 
@@ -362,6 +374,19 @@ def _fit_and_log(
         sweep_id=context.sweep_id,
         parent_run_id=_parent_of(run),
         tags=tags,
+    )
+
+
+def describe_run(params: Mapping[str, Any], metrics: Mapping[str, float]) -> str:
+    """The run's description in MLflow (its UI shows it): what was trained, on what, how well.
+
+    ``ElasticNet alpha=0.5 l1_ratio=0.5 on diabetes (442 rows): rmse 53.85, r2 0.4526``
+    """
+    raw = "" if params["standardize"] else ", raw features,"
+    return (
+        f"ElasticNet alpha={params['alpha']:g} l1_ratio={params['l1_ratio']:g}{raw} "
+        f"on {params['dataset']} ({params['n_rows']} rows): "
+        f"rmse {metrics['rmse']:.4g}, r2 {metrics['r2']:.4g}"
     )
 
 
