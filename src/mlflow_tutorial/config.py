@@ -88,7 +88,11 @@ class Tracking:
         exist (or is empty), before MLflow opens it, since opening creates it. Other stores
         pass: whether a server or database holds runs is theirs to say."""
         path = sqlite_path(self.uri)
-        if path is not None and not (path.is_file() and path.stat().st_size > 0):
+        if path is None:
+            return
+        # Something else at the path (a directory, a file that is no database): MLflow says so.
+        empty = not path.exists() or (path.is_file() and path.stat().st_size == 0)
+        if empty:
             raise StoreNotFoundError(f"no runs yet in {self.uri}; train one first: mlt train")
 
 
