@@ -398,6 +398,22 @@ def test_help_lists_commands() -> None:
     assert result.stderr == ""
 
 
+def _command_names() -> list[str]:
+    import typer.main
+
+    return sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("command", [[], *([name] for name in _command_names())], ids=str)
+def test_help_names_values_not_python_types(command: list[str]) -> None:
+    """Help in a CLI's words: metavars (FLOAT, PATH|URL, NAME), nothing after a flag; never
+    Typer's Python annotations."""
+    result = invoke(*command, "--help", env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    for python_type in ("<bool>", "<str>", "<list", "<float>", "<int>", "<path>", "<text>"):
+        assert python_type not in result.stdout.lower(), (python_type, result.stdout)
+
+
 def test_train_help_mentions_grid_options() -> None:
     result = invoke("train", "-h")
     assert result.exit_code == 0
@@ -443,6 +459,42 @@ def test_train_failure_after_start_leaves_no_running_run(
 
     one_line_error(result, "interrupted", code=130)
     assert [r.info.status for r in all_runs(isolated_store)] == ["KILLED"]
+
+
+@pytest.mark.slow
+def test_sigterm_mid_grid_leaves_no_running_run(isolated_store: str, all_runs) -> None:
+    """A real SIGTERM to a real ``mlt train`` once its grid is under way: exit 130, the runs
+    done stay FINISHED, the one being trained ends KILLED, and stderr holds the progress lines
+    and one ``Error: interrupted``."""
+    import os
+    import signal
+
+    alphas = ",".join(f"{a / 10:g}" for a in range(1, 21))  # 20 runs: far from done at once
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow_tutorial", "train", "--alpha", alphas, "--no-plots"]
+        + ["--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": isolated_store},
+    )
+    try:
+        first = proc.stderr.readline()  # the first run is done: the grid is under way
+        proc.send_signal(signal.SIGTERM)
+        stdout, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = (first + rest).splitlines()
+    assert proc.returncode == 130, lines
+    assert (stdout, lines[-1]) == ("", "Error: interrupted"), lines
+    progress = re.compile(r"run [0-9a-f]{8} alpha=[0-9.]+ l1_ratio=0.5 rmse=\S+ r2=\S+")
+    assert all(progress.fullmatch(line) for line in lines[:-1]), lines
+    statuses = sorted(r.info.status for r in all_runs(isolated_store))
+    assert "RUNNING" not in statuses and set(statuses) <= {"FINISHED", "KILLED"}, statuses
+    assert statuses.count("FINISHED") == len(lines) - 1 >= 1, (statuses, lines)
+    assert statuses.count("KILLED") <= 1 and len(statuses) < 20, statuses
 
 
 @pytest.mark.parametrize("command", [["train"], ["compare"], ["register"], ["models"]])
