@@ -306,7 +306,7 @@ def test_compare_filter(in_grid_store: Grid) -> None:
     expected = {r["run_id"] for r in in_grid_store.records if r["params"]["alpha"] == 0.1}
     assert len(runs) == 2
     assert {r["run_id"] for r in runs} == expected
-    assert {r["params"]["alpha"] for r in runs} == {"0.1"}
+    assert {r["params"]["alpha"] for r in runs} == {0.1}  # typed, as train reports it
 
 
 def test_compare_bad_filter_is_one_error_line(in_grid_store: Grid, one_line_error) -> None:

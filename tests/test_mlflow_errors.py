@@ -190,9 +190,16 @@ def test_refused_credentials_over_http_are_one_line(refusing_server, command, mo
 
 
 def test_no_other_module_translates_mlflow_errors():
-    for path in SRC.glob("*.py"):
-        if path.name == "mlflow_errors.py":
+    # The scoring protocol's replies have a field named error_code: that module may name it.
+    allowed = {"models/scoring.py": {"error_code"}}
+    checked = 0
+    for path in SRC.rglob("*.py"):
+        name = path.relative_to(SRC).as_posix()
+        if name == "mlflow_errors.py":
             continue
         text = path.read_text()
+        checked += 1
         for word in ("MlflowException", "RestException", "error_code", "SQLAlchemyError"):
-            assert word not in text, f"{path.name} mentions {word}"
+            if word not in allowed.get(name, set()):
+                assert word not in text, f"{name} mentions {word}"
+    assert checked > 20  # every module, those in the subpackages too
