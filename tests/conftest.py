@@ -13,9 +13,11 @@ test files never import this module.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import shutil
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,3 +199,90 @@ def model_uri(make_store, small_csv) -> tuple[str, str]:
         data = small_csv(store.root / "train.csv", rows=30)
         result = train(options=TrainOptions(data=str(data)), tracking=Tracking(store.uri, "p"))
     return store.uri, result.model_uri
+
+
+@dataclass(frozen=True)
+class AliasRace:
+    """What :func:`race_alias_moves` saw: rounds raced, moves made, moves MLflow refused
+    at first (another mover created the alias at the same moment) and mlt made again."""
+
+    rounds: int
+    moves: int
+    retried: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rounds} rounds of {self.moves // self.rounds} concurrent alias moves: "
+            f"all succeeded; {self.retried} refused by the store at first and made again"
+        )
+
+
+class _Counter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+def _race_alias_moves(uri: str, rounds: int, movers: int = 4) -> AliasRace:
+    """Race mlt's alias moves on the store at ``uri``: ``rounds`` times, ``movers`` threads
+    released together by a barrier point one new alias of one model at version 1 or 2 (half
+    each), through :func:`mlflow_tutorial.registry.versions.set_alias`. A new alias each
+    round, since MLflow's race is in creating one. Every move must succeed, and the alias end
+    on one of the two versions."""
+    import threading
+
+    from mlflow import MlflowClient
+
+    from mlflow_tutorial.registry import versions
+
+    setup = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = setup.create_run(setup.create_experiment(f"race-{uuid.uuid4().hex[:8]}"))
+    name = f"race-{run.info.run_id[:8]}"
+    setup.create_registered_model(name)
+    for source in ("a", "b"):
+        setup.create_model_version(
+            name, f"{run.info.artifact_uri}/{source}", run_id=run.info.run_id
+        )
+    clients = [MlflowClient(tracking_uri=uri, registry_uri=uri) for _ in range(movers)]
+    counter = _Counter()
+    logger = logging.getLogger(versions.__name__)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+
+    def move(i: int, alias: str, start: threading.Barrier, failures: list) -> None:
+        start.wait()
+        try:
+            versions.set_alias(clients[i], name, alias, 1 + i % 2)
+        except BaseException as exc:  # reported by the round
+            failures.append(exc)
+
+    try:
+        for round_ in range(rounds):
+            alias = f"round{round_}"
+            start = threading.Barrier(movers)
+            failures: list[BaseException] = []
+            threads = [
+                threading.Thread(target=move, args=(i, alias, start, failures))
+                for i in range(movers)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert not failures, f"round {round_ + 1} of {rounds}: {failures[0]!r}"
+            landed = setup.get_model_version_by_alias(name, alias).version
+            assert int(landed) in (1, 2), (round_, landed)
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)
+    return AliasRace(rounds, rounds * movers, counter.count)
+
+
+@pytest.fixture(scope="session")
+def race_alias_moves() -> Callable[..., AliasRace]:
+    """``race_alias_moves(uri, rounds, movers=4)``: see :func:`_race_alias_moves`."""
+    return _race_alias_moves

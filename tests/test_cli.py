@@ -307,7 +307,7 @@ def test_compare_filter(in_grid_store: Grid) -> None:
     expected = {r["run_id"] for r in in_grid_store.records if r["params"]["alpha"] == 0.1}
     assert len(runs) == 2
     assert {r["run_id"] for r in runs} == expected
-    assert {r["params"]["alpha"] for r in runs} == {"0.1"}
+    assert {r["params"]["alpha"] for r in runs} == {0.1}  # typed, as train reports it
 
 
 def test_compare_bad_filter_is_one_error_line(in_grid_store: Grid, one_line_error) -> None:
@@ -399,6 +399,22 @@ def test_help_lists_commands() -> None:
     assert result.stderr == ""
 
 
+def _command_names() -> list[str]:
+    import typer.main
+
+    return sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("command", [[], *([name] for name in _command_names())], ids=str)
+def test_help_names_values_not_python_types(command: list[str]) -> None:
+    """Help in a CLI's words: metavars (FLOAT, PATH|URL, NAME), nothing after a flag; never
+    Typer's Python annotations."""
+    result = invoke(*command, "--help", env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    for python_type in ("<bool>", "<str>", "<list", "<float>", "<int>", "<path>", "<text>"):
+        assert python_type not in result.stdout.lower(), (python_type, result.stdout)
+
+
 def test_train_help_mentions_grid_options() -> None:
     result = invoke("train", "-h")
     assert result.exit_code == 0
@@ -446,6 +462,42 @@ def test_train_failure_after_start_leaves_no_running_run(
     assert [r.info.status for r in all_runs(isolated_store)] == ["KILLED"]
 
 
+@pytest.mark.slow
+def test_sigterm_mid_grid_leaves_no_running_run(isolated_store: str, all_runs) -> None:
+    """A real SIGTERM to a real ``mlt train`` once its grid is under way: exit 130, the runs
+    done stay FINISHED, the one being trained ends KILLED, and stderr holds the progress lines
+    and one ``Error: interrupted``."""
+    import os
+    import signal
+
+    alphas = ",".join(f"{a / 10:g}" for a in range(1, 21))  # 20 runs: far from done at once
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow_tutorial", "train", "--alpha", alphas, "--no-plots"]
+        + ["--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": isolated_store},
+    )
+    try:
+        first = proc.stderr.readline()  # the first run is done: the grid is under way
+        proc.send_signal(signal.SIGTERM)
+        stdout, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = (first + rest).splitlines()
+    assert proc.returncode == 130, lines
+    assert (stdout, lines[-1]) == ("", "Error: interrupted"), lines
+    progress = re.compile(r"run [0-9a-f]{8} alpha=[0-9.]+ l1_ratio=0.5 rmse=\S+ r2=\S+")
+    assert all(progress.fullmatch(line) for line in lines[:-1]), lines
+    statuses = sorted(r.info.status for r in all_runs(isolated_store))
+    assert "RUNNING" not in statuses and set(statuses) <= {"FINISHED", "KILLED"}, statuses
+    assert statuses.count("FINISHED") == len(lines) - 1 >= 1, (statuses, lines)
+    assert statuses.count("KILLED") <= 1 and len(statuses) < 20, statuses
+
+
 @pytest.mark.parametrize("command", [["train"], ["compare"], ["register"], ["models"]])
 def test_unreachable_tracking_server_is_one_line_error(
     command: list[str], free_port, one_line_error
@@ -455,3 +507,49 @@ def test_unreachable_tracking_server_is_one_line_error(
     one_line_error(
         result, re.compile(re.escape(f"cannot reach the tracking server at {uri}: ") + ".*refused")
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["compare"], id="compare"),
+        pytest.param(["models"], id="models"),
+        pytest.param(["models", "diabetes-elasticnet"], id="models-name"),
+        pytest.param(["register"], id="register-best"),
+        pytest.param(["register", "--run", "0" * 32], id="register-run"),
+    ],
+)
+def test_read_only_commands_create_no_store(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_line_error
+) -> None:
+    """In an empty directory, with MLflow's default store (sqlite:///mlflow.db here), a
+    command that reads says there is nothing yet, and leaves the directory empty."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    result = invoke(*command)
+    one_line_error(result, "no runs yet in sqlite:///mlflow.db; train one first: mlt train")
+    assert sorted(p.name for p in empty.iterdir()) == []
+
+
+def test_params_are_typed_alike_in_train_compare_and_register(isolated_store: str) -> None:
+    """One JSON shape: the params MLflow keeps as strings come back with the types train
+    reports; times are ISO 8601."""
+    from datetime import datetime
+
+    trained = json.loads(invoke("train", "--no-plots", "--format", "json").stdout)
+    compared = json.loads(invoke("compare", "--format", "json").stdout)
+    result = invoke("register", "--run", trained["run_id"], "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    registered = json.loads(result.stdout)
+
+    types = {name: type(value) for name, value in trained["params"].items()}
+    assert {types[n] for n in ("alpha", "l1_ratio", "test_size")} == {float}
+    assert (types["standardize"], types["n_rows"], types["random_state"]) == (bool, int, int)
+    for params in (compared[0]["params"], registered["params"]):
+        assert {name: type(value) for name, value in params.items()} == types
+        assert params == trained["params"]
+    assert trained["params"]["alpha"] == 0.5 and trained["params"]["standardize"] is True
+    for stamp in (compared[0]["start_time"], registered["created_at"]):
+        assert datetime.fromisoformat(stamp).utcoffset() is not None, stamp

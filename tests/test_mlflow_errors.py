@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.protos.databricks_pb2 import (
+    BAD_REQUEST,
     INVALID_PARAMETER_VALUE,
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
@@ -20,13 +21,14 @@ from mlflow_tutorial.cli import app
 from mlflow_tutorial.errors import (
     AlreadyExistsError,
     AuthenticationError,
+    ConcurrentChangeError,
     InvalidParameterError,
     ModelNotFoundError,
     NotFoundError,
     PermissionDeniedError,
     TrackingError,
 )
-from mlflow_tutorial.mlflow_errors import as_mlt_error, mlflow_errors
+from mlflow_tutorial.mlflow_errors import CONCURRENT_CHANGE, as_mlt_error, mlflow_errors
 
 SRC = Path(__file__).parent.parent / "src" / "mlflow_tutorial"
 
@@ -65,6 +67,31 @@ SRC = Path(__file__).parent.parent / "src" / "mlflow_tutorial"
             "the tracking server wants credentials (401): set MLFLOW_TRACKING_USERNAME and "
             "MLFLOW_TRACKING_PASSWORD",
             id="rest-401-no-user",
+        ),
+        # A write that lost a race: the database's words never reach the user.
+        pytest.param(
+            RestException(
+                {
+                    "error_code": "BAD_REQUEST",
+                    "message": "(psycopg.errors.UniqueViolation) duplicate key value violates "
+                    'unique constraint "registered_model_alias_pk"\nDETAIL:  Key (workspace, '
+                    "name, alias)=(default, m, champion) already exists.\n[SQL: INSERT ...]",
+                }
+            ),
+            ConcurrentChangeError,
+            CONCURRENT_CHANGE,
+            id="postgres-unique-violation-through-a-server",
+        ),
+        pytest.param(
+            MlflowException(
+                "(sqlite3.IntegrityError) UNIQUE constraint failed: "
+                "registered_model_aliases.workspace, registered_model_aliases.name, "
+                "registered_model_aliases.alias\n[SQL: INSERT ...]",
+                error_code=BAD_REQUEST,
+            ),
+            ConcurrentChangeError,
+            CONCURRENT_CHANGE,
+            id="sqlite-unique-violation",
         ),
     ],
 )
@@ -168,9 +195,16 @@ def test_refused_credentials_over_http_are_one_line(refusing_server, command, mo
 
 
 def test_no_other_module_translates_mlflow_errors():
-    for path in SRC.glob("*.py"):
-        if path.name == "mlflow_errors.py":
+    # The scoring protocol's replies have a field named error_code: that module may name it.
+    allowed = {"models/scoring.py": {"error_code"}}
+    checked = 0
+    for path in SRC.rglob("*.py"):
+        name = path.relative_to(SRC).as_posix()
+        if name == "mlflow_errors.py":
             continue
         text = path.read_text()
+        checked += 1
         for word in ("MlflowException", "RestException", "error_code", "SQLAlchemyError"):
-            assert word not in text, f"{path.name} mentions {word}"
+            if word not in allowed.get(name, set()):
+                assert word not in text, f"{name} mentions {word}"
+    assert checked > 20  # every module, those in the subpackages too

@@ -232,3 +232,32 @@ def test_diabetes_default_name():
     result = train(0.5, 0.5)
     info = register_model(Tracking.resolve(), run_id=result.run_id)
     assert info.name == "diabetes-elasticnet"
+
+
+@pytest.mark.parametrize("rounds", [40], ids=lambda n: f"{n}-rounds")
+def test_concurrent_alias_moves_all_succeed(isolated_store, race_alias_moves, rounds):
+    """Movers racing to create the same alias: MLflow's store refuses all but one, mlt moves
+    again. The refusals counted prove the race was run, not dodged."""
+    race = race_alias_moves(isolated_store, rounds)
+    print(race)
+    assert race.rounds == rounds
+    assert race.retried > 0, f"{race}: no mover ever collided, so nothing was tested"
+
+
+def test_runs_versions_and_models_have_descriptions(runs):
+    """What MLflow's UI shows under "Description": the run says what it was, the version
+    where it came from, the registered model what it holds."""
+    client = MlflowClient()
+    best = runs[0]
+    run = client.get_run(best.run_id)
+    note = run.data.tags["mlflow.note.content"]
+    params, metrics = best.params, best.metrics
+    assert note == (
+        f"ElasticNet alpha={params['alpha']:g} l1_ratio=0.5 on houses (60 rows): "
+        f"rmse {metrics['rmse']:.4g}, r2 {metrics['r2']:.4g}"
+    )
+    assert invoke("register", "--run", best.run_id).exit_code == 0
+    version = client.get_model_version("houses-elasticnet", "1")
+    assert version.description == f"From run {best.run_id} ({run.info.run_name}): {note}"
+    model = client.get_registered_model("houses-elasticnet")
+    assert model.description == "ElasticNet regressors trained by mlt on houses"

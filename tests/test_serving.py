@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -207,6 +208,20 @@ def test_banner_curl_command_answers(server, store):
     )
     np.testing.assert_allclose(json.loads(answer.stdout)["predictions"], local, rtol=1e-9)
     assert len(local) == 2
+
+
+def test_banner_is_all_that_start_up_says(server):
+    """With tqdm installed (the test extra installs it), MLflow draws "Downloading artifacts"
+    bars on stderr while the model is fetched, unless told not to: the banner comes first and
+    alone, in the words mlt means."""
+    url, log = server
+    lines = log.read_text().splitlines()
+    banner = lines[: next(i for i, line in enumerate(lines) if line.startswith("curl ")) + 1]
+    assert banner[0] == f"Serving {MODEL} = diabetes-elasticnet version 1 at {url}", banner
+    assert re.fullmatch(r"  source: models:/m-[0-9a-f]{32} \(run [0-9a-f]{32}\)", banner[1])
+    assert banner[2:4] == ["  workers: 1; stop with Ctrl-C", "  try it:"], banner
+    assert len(banner) == 5, banner
+    assert not any("Downloading" in line or "%|" in line for line in lines), lines
 
 
 @pytest.mark.slow

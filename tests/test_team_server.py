@@ -220,6 +220,20 @@ def test_two_trainings_at_once_against_the_server(team_server, client_dir):
     assert raised.value.error_code == "RESOURCE_ALREADY_EXISTS"
 
 
+@pytest.mark.parametrize("rounds", [30], ids=lambda n: f"{n}-rounds")
+@pytest.mark.parametrize("through", ["server", "database"])
+def test_concurrent_alias_moves_all_succeed(team_server, race_alias_moves, through, rounds):
+    """Movers racing to create the same alias, through the server and straight on its
+    PostgreSQL database: MLflow's store refuses all but one with a UniqueViolation on
+    registered_model_alias_pk, and mlt moves again. The refusals counted prove the race was
+    run, not dodged."""
+    uri = team_server.url if through == "server" else team_server.db
+    race = race_alias_moves(uri, rounds)
+    print(race)
+    assert race.rounds == rounds
+    assert race.retried > 0, f"{race}: no mover ever collided, so nothing was tested"
+
+
 def test_the_docs_postgres_script_serves_a_database_until_stopped():
     """docs/team.md's pip route: docs/local_postgres.py prints a URI that accepts connections
     and stops PostgreSQL on SIGTERM."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .credentials import use_uri_credentials
+from .errors import StoreNotFoundError
 from .net import is_http
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -68,15 +69,31 @@ class Tracking:
         prepare_store(self.uri)
         mlflow.set_tracking_uri(self.uri)
 
-    def client(self):
-        """An ``MlflowClient`` for this store."""
+    def client(self, create: bool = True):
+        """An ``MlflowClient`` for this store. With ``create=False`` (commands that only read,
+        or write into what exists: compare, models, register) an SQLite store that does not
+        exist yet is an error (:meth:`require_store`), not a new empty database."""
         from mlflow import MlflowClient
 
         from .mlflow_errors import mlflow_errors
 
+        if not create:
+            self.require_store()
         prepare_store(self.uri)
         with mlflow_errors(prefix=f"cannot open the tracking store {self.uri}"):
             return MlflowClient(tracking_uri=self.uri)
+
+    def require_store(self) -> None:
+        """Raise :class:`StoreNotFoundError` when this is an SQLite store whose file does not
+        exist (or is empty), before MLflow opens it, since opening creates it. Other stores
+        pass: whether a server or database holds runs is theirs to say."""
+        path = sqlite_path(self.uri)
+        if path is None:
+            return
+        # Something else at the path (a directory, a file that is no database): MLflow says so.
+        empty = not path.exists() or (path.is_file() and path.stat().st_size == 0)
+        if empty:
+            raise StoreNotFoundError(f"no runs yet in {self.uri}; train one first: mlt train")
 
 
 def sqlite_path(uri: str) -> Path | None:

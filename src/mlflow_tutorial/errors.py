@@ -34,6 +34,10 @@ class NotFoundError(MltError):
     """Something named does not exist in the tracking store or registry."""
 
 
+class StoreNotFoundError(NotFoundError):
+    """The tracking store does not exist yet (no ``mlflow.db`` here): nothing was trained."""
+
+
 class ExperimentNotFoundError(NotFoundError):
     """The named experiment does not exist in the tracking store."""
 
@@ -72,6 +76,11 @@ class AuthenticationError(TrackingError):
 
 class PermissionDeniedError(TrackingError):
     """The tracking server knows the user but refuses the request (HTTP 403)."""
+
+
+class ConcurrentChangeError(TrackingError):
+    """Another process wrote the same record at the same moment, and the store refused this
+    write (a unique constraint); the same write, tried again, sees the other one's."""
 
 
 def first_line(exc: BaseException) -> str:

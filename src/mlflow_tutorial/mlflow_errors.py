@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from .errors import (
     AlreadyExistsError,
     AuthenticationError,
+    ConcurrentChangeError,
     InvalidParameterError,
     MltError,
     ModelValidationError,
@@ -58,6 +60,19 @@ BY_CODE: dict[str, type[MltError]] = {
 }
 
 USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
+
+# A write that lost a race: two processes inserted the same row at the same moment and the
+# database's unique constraint refused the second. MLflow's SQL store reports it as
+# BAD_REQUEST with the driver's own words (a tracking server passes them on), so the words are
+# all there is to go by: PostgreSQL's, SQLite's, MySQL's and SQL Server's.
+UNIQUE_VIOLATION = re.compile(
+    r"duplicate key value violates unique constraint|UNIQUE constraint failed"
+    r"|Duplicate entry .* for key|Violation of (PRIMARY|UNIQUE) KEY constraint",
+    re.IGNORECASE,
+)
+CONCURRENT_CHANGE = (
+    "another process changed the same record of the tracking store at the same moment; try again"
+)
 
 
 @dataclass(frozen=True)
@@ -151,6 +166,8 @@ def as_mlt_error(
     if not (is_mlflow or _is_store_error(exc) or isinstance(exc, also)):
         return None
     code = str(getattr(exc, "error_code", "")) if is_mlflow else ""
+    if is_unique_violation(exc, code):
+        return ConcurrentChangeError(_prefixed(prefix, CONCURRENT_CHANGE))
     if code in UNAUTHENTICATED_CODES:
         return AuthenticationError(credentials_refused())
     if code in PERMISSION_DENIED_CODES:
@@ -161,6 +178,17 @@ def as_mlt_error(
         return not_found(f"{what} not found")
     cls = error or BY_CODE.get(code, TrackingError)
     return cls(_prefixed(prefix, reason(exc)))
+
+
+def is_unique_violation(exc: BaseException, code: str = "") -> bool:
+    """Whether ``exc`` is the database refusing a duplicate row (see :data:`UNIQUE_VIOLATION`):
+    SQLAlchemy's ``IntegrityError`` itself, or MLflow's BAD_REQUEST (or internal error) that
+    carries its text, from an SQL store or through a tracking server."""
+    if _loaded_instance(exc, "sqlalchemy.exc", "IntegrityError"):
+        return bool(UNIQUE_VIOLATION.search(str(exc)))
+    if code not in INVALID_CODES | {"INTERNAL_ERROR", ""}:
+        return False
+    return bool(UNIQUE_VIOLATION.search(str(getattr(exc, "message", None) or exc)))
 
 
 def credentials_refused() -> str:

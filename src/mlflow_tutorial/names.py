@@ -20,8 +20,10 @@ TAG_METRIC_PREFIX = "mlt.metric."
 # On registered models: one tag per alias move (registry/history.py).
 TAG_HISTORY_PREFIX = "mlt.history."
 
-# MLflow's own tag linking a child run to its parent.
+# MLflow's own tags: the one linking a child run to its parent, and a run's description (what
+# MLflow's UI shows under "Description").
 TAG_PARENT_RUN = "mlflow.parentRunId"
+TAG_RUN_NOTE = "mlflow.note.content"
 
 # The logged model's name in a run (``mlflow.sklearn.log_model(name=MODEL_NAME)``).
 MODEL_NAME = "model"

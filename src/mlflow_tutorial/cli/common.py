@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import click
 import typer
-from typer.core import TyperOption
+from typer.core import TyperArgument, TyperOption
 
 from ..config import (
     DEBUG_ENV,
@@ -37,6 +37,8 @@ _display_type = TyperOption.display_type_rich
 TyperOption.display_type_rich = lambda self, ctx: (  # type: ignore[method-assign]
     None if self.is_flag else _display_type(self, ctx)
 )
+# An argument's name is its metavar (NAME), which says what it takes: no "<str>" beside it.
+TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
 
 # Options shared by every command.
 TrackingUri = Annotated[
@@ -118,7 +120,9 @@ def command(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(os.environ.get(DEBUG_ENV))
         try:
-            with stop_signals_as_interrupt(), quiet_mlflow():
+            # SIGTERM like Ctrl-C, so a run being written is closed (KILLED), not left
+            # RUNNING. Long-lived commands (serve, ui) install their own handlers inside.
+            with stop_signals(interrupt), quiet_mlflow():
                 return func(*args, **kwargs)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -151,14 +155,6 @@ def command(func: F) -> F:
 def _os_message(exc: OSError) -> str:
     where = f"{exc.filename}: " if exc.filename else ""
     return f"{where}{exc.strerror or exc}"
-
-
-@contextlib.contextmanager
-def stop_signals_as_interrupt() -> Iterator[None]:
-    """SIGTERM like Ctrl-C, so a run being written is closed (KILLED), not left RUNNING.
-    Long-lived commands (serve, ui) install their own handlers inside."""
-    with stop_signals(interrupt):
-        yield
 
 
 @contextlib.contextmanager

@@ -276,7 +276,7 @@ def models(
     name: Annotated[
         str | None,
         typer.Argument(
-            metavar="[NAME]",
+            metavar="NAME",
             help="Registered model name \\[default: every model]",
             show_default=False,
         ),

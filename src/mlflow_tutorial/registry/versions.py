@@ -7,14 +7,16 @@ registered, and aliases (``champion``) replace the deprecated stages.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..config import Tracking
 from ..errors import (
     AlreadyExistsError,
+    ConcurrentChangeError,
     InvalidParameterError,
     ModelNotFoundError,
     RunNotFoundError,
@@ -26,17 +28,24 @@ from ..names import (
     TAG_DATASET,
     TAG_METRIC_PREFIX,
     TAG_MODEL_URI,
+    TAG_RUN_NOTE,
     TAG_SOURCE_RUN,
     TAG_TASK,
     default_model_name,
 )
 from ..tracking.comparison import METRICS, best_run_record
+from ..tracking.params import iso_time, typed_params
 from ..tracking.runs import resolve_run_id
 from .history import WHY_BEST, WHY_MANUAL, WHY_RUN, AliasMove, record_move
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 # The way out of a 403 on someone else's registered model.
 OWN_MODEL_HINT = "or use --name for a model of your own"
+# How many times one alias move is tried when other processes move the same alias at the
+# same moment (each retry finds the alias the others created, and updates it).
+ALIAS_ATTEMPTS = 5
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,11 +60,16 @@ class ModelVersionInfo:
     model_uri: str
     metrics: dict[str, float] = field(default_factory=dict)
     created: bool = False
-    created_at: int | None = None
+    created_at: str | None = None  # ISO 8601
     dataset: str | None = None
+    # The source run's params, typed (register only: listing versions does not read runs).
+    params: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        record = asdict(self)
+        if record["params"] is None:
+            del record["params"]
+        return record
 
 
 def register_model(
@@ -77,7 +91,7 @@ def register_model(
     tracking = tracking or Tracking.resolve()
     _check_names(name, aliases)  # before anything is written: no version without its alias
     why = why or (WHY_RUN if run_id else WHY_BEST)
-    client = tracking.client()
+    client = tracking.client(create=False)
     chosen = choose_run(tracking, run_id, metric, dataset)
     run, run_id, model_uri = chosen.run, chosen.run_id, chosen.model_uri
     run_dataset = chosen.dataset
@@ -104,7 +118,8 @@ def register_model(
         # already (made by another process a moment ago, too) is the one to add a version to.
         add = Access("add versions to", f"registered model {name!r}", "EDIT", OWN_MODEL_HINT)
         with contextlib.suppress(AlreadyExistsError), mlflow_errors(access=add):
-            client.create_registered_model(name)
+            on = f" on {run_dataset}" if run_dataset else ""
+            client.create_registered_model(name, description=f"Models trained by mlt{on}")
         with mlflow_errors(access=add):
             version = client.create_model_version(
                 name,
@@ -112,12 +127,26 @@ def register_model(
                 run_id=run_id,
                 tags=tags,
                 model_id=model_uri.removeprefix("models:/"),
+                description=describe_version(run),
             )
     for alias in aliases:
         set_alias(client, name, alias, int(version.version), why=why)
     with mlflow_errors():
         mv = client.get_model_version(name, str(version.version))
-    return _info(mv, created, dataset=run_dataset)
+    return replace(_info(mv, created, dataset=run_dataset), params=typed_params(run.data.params))
+
+
+def describe_version(run: Any) -> str:
+    """A version's description in MLflow: its source run, and what the run was (the run's
+    own description, else its metrics).
+
+    ``From run 3f2a... (gentle-fox-12): ElasticNet alpha=0.5 ... rmse 52.98, r2 0.4924``
+    """
+    note = run.data.tags.get(TAG_RUN_NOTE) or ", ".join(
+        f"{m} {run.data.metrics[m]:.4g}" for m in METRICS if m in run.data.metrics
+    )
+    source = f"From run {run.info.run_id} ({run.info.run_name})"
+    return f"{source}: {note}" if note else source
 
 
 def set_alias(
@@ -132,13 +161,31 @@ def set_alias(
 
     The one place mlt moves an alias. An alias already on ``version`` is left alone and
     nothing is recorded (None).
+
+    Whoever else moves it at once: MLflow's SQL store moves an alias by reading it and then
+    inserting it if it was not there (SQLAlchemy's ``session.merge``), in one transaction that
+    does not lock the row it did not find. Two processes creating the same alias at the same
+    moment both read nothing, both insert, and the database refuses the second insert
+    (PostgreSQL: ``registered_model_alias_pk``; SQLite: ``UNIQUE constraint failed``). That
+    refusal comes back as a :class:`ConcurrentChangeError`, and the move is simply made again:
+    by then the alias exists, so the store updates it.
     """
     previous = alias_version(client, name, alias)
     if previous == version:
         return None
     move = Access("move aliases of", f"registered model {name!r}", "EDIT", OWN_MODEL_HINT)
-    with mlflow_errors(access=move):
-        client.set_registered_model_alias(name, alias, str(version))
+    for attempt in range(1, ALIAS_ATTEMPTS + 1):
+        try:
+            with mlflow_errors(access=move):
+                client.set_registered_model_alias(name, alias, str(version))
+            break
+        except ConcurrentChangeError as exc:
+            if attempt == ALIAS_ATTEMPTS:
+                raise ConcurrentChangeError(
+                    f"alias {alias!r} of model {name!r} kept changing under other "
+                    f"processes ({ALIAS_ATTEMPTS} attempts); try again"
+                ) from exc
+            log.debug("alias %r of %r moved by another process; moving it again", alias, name)
     return record_move(
         client,
         name,
@@ -172,7 +219,7 @@ def choose_run(
     tracking: Tracking, run_id: str | None, metric: str | None = None, dataset: str | None = None
 ) -> ChosenRun:
     """The run ``run_id`` names (a short id too), else the best by ``metric`` on ``dataset``."""
-    client = tracking.client()
+    client = tracking.client(create=False)
     if run_id is None:
         run = best_run_record(tracking, metric, dataset=dataset)  # the whole run: no get_run
         run_id = run.info.run_id
@@ -188,7 +235,7 @@ def list_versions(
 ) -> list[ModelVersionInfo]:
     """Versions of one registered model (newest first), or of every registered model."""
     tracking = tracking or Tracking.resolve()
-    client = tracking.client()
+    client = tracking.client(create=False)
     models = {name: _get_registered_model(client, name)} if name else {}
     versions = _search_versions(client, f"name = '{_quote(name)}'" if name else None)
     versions.sort(key=lambda mv: (mv.name, -int(mv.version)))
@@ -208,7 +255,7 @@ def resolve_version(tracking: Tracking, model_uri: str) -> ModelVersionInfo | No
     if not match or match.group(1).startswith("m-"):
         return None
     name, alias, version = match.groups()
-    client = tracking.client()
+    client = tracking.client(create=False)
     _get_registered_model(client, name)
     if alias:
         with mlflow_errors(f"alias {alias!r} of model {name!r}", not_found=ModelNotFoundError):
@@ -243,7 +290,7 @@ def _info(
         model_uri=f"models:/{mv.name}{suffix}",
         metrics=metrics,
         created=created,
-        created_at=mv.creation_timestamp,
+        created_at=iso_time(mv.creation_timestamp),
         dataset=dataset or (mv.tags or {}).get(TAG_DATASET),
     )
 

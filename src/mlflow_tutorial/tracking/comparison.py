@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from ..config import Tracking
 from ..errors import ExperimentNotFoundError, InvalidParameterError, RunNotFoundError
 from ..mlflow_errors import Access, mlflow_errors
 from ..names import TAG_DATASET, TAG_MODEL_URI, TAG_SWEEP, TAG_TASK
+from .params import iso_time, typed_params
 
 METRICS_BY_TASK = {
     "regression": ("rmse", "mae", "r2"),
@@ -45,12 +45,16 @@ class RunSummary:
     run_name: str
     experiment_id: str
     status: str
-    start_time: str | None
-    params: dict[str, str]
+    start_time: str | None  # ISO 8601
+    params: dict[str, Any]  # typed as mlt logged them (see params.py)
     metrics: dict[str, float]
     dataset: str | None = None
     sweep_id: str | None = None
     model_uri: str | None = None
+
+    def __post_init__(self) -> None:
+        # MLflow's strings back to the types train reports, however the summary was made.
+        object.__setattr__(self, "params", typed_params(self.params))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,8 +82,9 @@ def default_metric(tracking: Tracking | None = None, filter_string: str = "") ->
 
 
 def get_experiment_id(tracking: Tracking) -> str:
-    """The id of the tracking configuration's experiment, or an error naming it."""
-    client = tracking.client()
+    """The id of the tracking configuration's experiment, or an error naming it (or saying
+    that the store does not exist yet: reading creates nothing)."""
+    client = tracking.client(create=False)
     read = Access("read", f"experiment {tracking.experiment!r}", "READ")
     with mlflow_errors(access=read):
         experiment = client.get_experiment_by_name(tracking.experiment)
@@ -195,17 +200,12 @@ def differing_params(runs: Sequence[RunSummary]) -> list[str]:
 
 def summarize(run: Any) -> RunSummary:
     tags = run.data.tags
-    started = run.info.start_time
     return RunSummary(
         run_id=run.info.run_id,
         run_name=run.info.run_name,
         experiment_id=run.info.experiment_id,
         status=run.info.status,
-        start_time=(
-            datetime.fromtimestamp(started / 1000, tz=timezone.utc).isoformat(timespec="seconds")
-            if started
-            else None
-        ),
+        start_time=iso_time(run.info.start_time),
         params=dict(run.data.params),
         metrics=dict(run.data.metrics),
         dataset=tags.get(TAG_DATASET),

@@ -383,7 +383,9 @@ def check_plot_path(path: str) -> None:
         raise InvalidParameterError(f"--plot must end in .png or .svg, got {path!r}")
 
 
-def _number(value: str | None) -> float | None:
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):  # standardize is a switch, not a number to sweep
+        return None
     try:
         number = float(value) if value is not None else None
     except ValueError:

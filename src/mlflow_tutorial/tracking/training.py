@@ -35,6 +35,7 @@ from ..names import (
     TAG_DATASET,
     TAG_MODEL_URI,
     TAG_PARENT_RUN,
+    TAG_RUN_NOTE,
     TAG_SWEEP,
     TAG_TASK,
     TAG_VERSION,
@@ -525,6 +526,7 @@ def _fit_and_log(
     if report is not None and report.rows_without_target:
         params["rows_without_target"] = report.rows_without_target
     tags = _run_tags(context)  # set when the run was created
+    tags[TAG_RUN_NOTE] = describe_run(params, metrics, data.task)  # set with the metrics
 
     with contextlib.ExitStack() as stack:
         plots = None
@@ -543,6 +545,7 @@ def _fit_and_log(
         _log_dataset(context.dataset)
         if not log_model:
             mlflow.log_metrics(metrics)
+            mlflow.set_tag(TAG_RUN_NOTE, tags[TAG_RUN_NOTE])
             return _result(context, run, params, metrics, tags, "", "")
         signature = sample_signature(model, parts.X_train)
         legacy = model.steps[0][0] != "columns"  # the tutorial's pipeline, saved as always
@@ -556,7 +559,12 @@ def _fit_and_log(
         )
         if plots is not None:
             plots.log()
-    _log_metrics_and_model_uri(run.info.run_id, metrics, info.model_id, info.model_uri)
+    _log_metrics_and_tags(
+        run.info.run_id,
+        metrics,
+        info.model_id,
+        {TAG_MODEL_URI: info.model_uri, TAG_RUN_NOTE: tags[TAG_RUN_NOTE]},
+    )
     tags[TAG_MODEL_URI] = info.model_uri
     return _result(context, run, params, metrics, tags, info.model_uri, info.model_id)
 
@@ -606,11 +614,12 @@ def _convergence_warning() -> type[Warning]:
     return ConvergenceWarning
 
 
-def _log_metrics_and_model_uri(
-    run_id: str, metrics: Mapping[str, float], model_id: str, model_uri: str
+def _log_metrics_and_tags(
+    run_id: str, metrics: Mapping[str, float], model_id: str, tags: Mapping[str, str]
 ) -> None:
     """The test-set metrics, linked to the logged model (as ``mlflow.log_metrics(...,
-    model_id=)`` links them), and the model's URI as a tag, in one request."""
+    model_id=)`` links them), and the tags known once they are (the model's URI, the run's
+    description), in one request."""
     from mlflow import MlflowClient
     from mlflow.entities import Metric, RunTag
     from mlflow.utils.time import get_current_time_millis
@@ -622,7 +631,27 @@ def _log_metrics_and_model_uri(
             Metric(key, value, now, 0, model_id=model_id, run_id=run_id)
             for key, value in metrics.items()
         ],
-        tags=[RunTag(TAG_MODEL_URI, model_uri)],
+        tags=[RunTag(key, value) for key, value in tags.items()],
+    )
+
+
+def describe_run(
+    params: Mapping[str, Any], metrics: Mapping[str, float], task: str = "regression"
+) -> str:
+    """The run's description in MLflow (its UI shows it): what was trained, on what, how well.
+
+    ``ElasticNet alpha=0.5 l1_ratio=0.5 on diabetes (442 rows): rmse 52.98, r2 0.4924``
+    """
+    raw = "" if params["standardize"] else ", raw features,"
+    model, shown = (
+        ("LogisticRegression", ("accuracy", "log_loss"))
+        if task == "classification"
+        else ("ElasticNet", ("rmse", "r2"))
+    )
+    scores = ", ".join(f"{m} {metrics[m]:.4g}" for m in shown if m in metrics)
+    return (
+        f"{model} alpha={params['alpha']:g} l1_ratio={params['l1_ratio']:g}{raw} "
+        f"on {params['dataset']} ({params['n_rows']} rows): {scores}"
     )
 
 
