@@ -250,7 +250,7 @@ def _settle(client: Any, mine: AliasMove, current: Callable[[], int | None]) -> 
 
 def list_history(tracking: Tracking, name: str | None = None) -> list[AliasMove]:
     """The alias moves of one registered model, or of every one, newest first."""
-    client = tracking.client()
+    client = tracking.client(create=False)
     if name is not None:
         with mlflow_errors(f"registered model {name!r}", not_found=ModelNotFoundError):
             client.get_registered_model(name)

@@ -166,7 +166,7 @@ def promote_if_better(
     _check_names(name, [alias])
     chosen = choose_run(tracking, run_id, metric, dataset)
     run, run_id, source, run_dataset = chosen.run, chosen.run_id, chosen.model_uri, chosen.dataset
-    client = tracking.client()
+    client = tracking.client(create=False)
     name = name or default_model_name(run_dataset)
     holder = _holder(client, name, alias)
 
@@ -246,7 +246,7 @@ def point_alias(
     _check_names(name, aliases)
     if version < 1:
         raise InvalidParameterError(f"a version is a number from 1, got {version}")
-    client = tracking.client()
+    client = tracking.client(create=False)
     if name is None:
         from ..tracking.comparison import get_experiment_id, newest_dataset
 

@@ -119,7 +119,12 @@ def register_model(
         add = Access("add versions to", f"registered model {name!r}", "EDIT", OWN_MODEL_HINT)
         with contextlib.suppress(AlreadyExistsError), mlflow_errors(access=add):
             on = f" on {run_dataset}" if run_dataset else ""
-            client.create_registered_model(name, description=f"Models trained by mlt{on}")
+            kind = (
+                "Logistic-regression classifiers"
+                if run.data.tags.get(TAG_TASK) == "classification"
+                else "ElasticNet regressors"
+            )
+            client.create_registered_model(name, description=f"{kind} trained by mlt{on}")
         with mlflow_errors(access=add):
             version = client.create_model_version(
                 name,

@@ -71,7 +71,7 @@ def default_metric(tracking: Tracking | None = None, filter_string: str = "") ->
     (``mlt.task`` tag; runs without one are regression)."""
     tracking = tracking or Tracking.resolve()
     with mlflow_errors():
-        newest = tracking.client().search_runs(
+        newest = tracking.client(create=False).search_runs(
             [get_experiment_id(tracking)],
             filter_string=filter_string,
             order_by=["attributes.start_time DESC"],
@@ -174,7 +174,7 @@ def best_run_record(
 def newest_dataset(tracking: Tracking, experiment_id: str, filter_string: str = "") -> str | None:
     """The data set of the newest run matching ``filter_string`` (None if it has none)."""
     with mlflow_errors():
-        newest = tracking.client().search_runs(
+        newest = tracking.client(create=False).search_runs(
             [experiment_id],
             filter_string=filter_string,
             order_by=["attributes.start_time DESC"],
@@ -249,7 +249,7 @@ def _search(
 ) -> list[Any]:
     """Every matching run (or the first ``limit``), ordered by ``metric`` in the store, or
     in the store's default order (newest first) without one."""
-    client = tracking.client()
+    client = tracking.client(create=False)
     order_by = (
         [f"metrics.`{metric}` {sort_direction(metric)}", "attributes.start_time DESC"]
         if metric

@@ -43,7 +43,7 @@ class RunDiff:
 def diff_runs(tracking: Tracking, run_a: str, run_b: str, show_all: bool = False) -> RunDiff:
     """The fields of two runs (full or short ids) that differ, or all of them."""
     id_a, id_b = resolve_run_id(tracking, run_a), resolve_run_id(tracking, run_b)
-    client = tracking.client()
+    client = tracking.client(create=False)
     fields_a, fields_b = _fields(client, id_a), _fields(client, id_b)
     names = list(dict.fromkeys([*fields_a, *fields_b]))
     names.sort(key=_order)

@@ -41,7 +41,7 @@ def resolve_run_id(tracking: Tracking, run_id: str) -> str:
         )
     experiment_id = get_experiment_id(tracking)
     with mlflow_errors():
-        runs = tracking.client().search_runs(
+        runs = tracking.client(create=False).search_runs(
             [experiment_id],
             filter_string=f"attributes.run_id LIKE '{value}%'",
             max_results=SHOWN_CANDIDATES + 1,
