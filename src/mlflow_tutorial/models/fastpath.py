@@ -284,7 +284,7 @@ def _load_fast_model(path: str) -> tuple[FastModel, str]:
     fast = FastModel(tuple(names), longs, arithmetic, 0)
     probes = verify(fast, model, example)
     fast = FastModel(fast.names, longs, arithmetic, probes)
-    return fast, f"{arithmetic.description} in numpy, equal to the model on {probes} probe rows"
+    return fast, f"{arithmetic.description} in numpy, same predictions as MLflow on {probes} rows"
 
 
 def _input_example(path: str, meta: dict[str, Any], names: list[str]) -> list[list[float]]:
