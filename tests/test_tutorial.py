@@ -548,3 +548,39 @@ def test_a_python_block_must_be_its_file(tmp_path: Path) -> None:
     same.evaluate()
     with pytest.raises(SybilFailure, match="differs from its file"):
         changed.evaluate()
+
+
+def _make_images():
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import make_images
+    finally:
+        sys.path.pop(0)
+    return make_images
+
+
+@pytest.mark.slow
+def test_the_screenshots_show_what_the_pages_say(tmp_path: Path) -> None:
+    """docs/make_images.py on the tutorial's runs: each UI page shows the runs, the plots and
+    the alias the pages name, in MLflow's model-training view."""
+    make_images = _make_images()
+    if make_images.browser() is None:
+        pytest.skip("needs Chromium (apt-get install chromium) and Playwright (pip install)")
+    store, images = tmp_path / "store", tmp_path / "images"
+    store.mkdir()
+    images.mkdir()
+    env = {k: os.environ.pop(k) for k in STORE_ENVIRONMENT if k in os.environ}
+    try:
+        texts = make_images.capture(store, make_images.build_store(store, images), images)
+    finally:
+        os.environ.update(env)
+    for shot in make_images.shots("1", "0" * 32):
+        assert (images / shot.image).stat().st_size > 10_000, shot.image
+        missing = [text for text in shot.shows if text not in texts[shot.image]]
+        assert not missing, f"{shot.image} does not show {missing}"
+        assert "Model training" in texts[shot.image]  # the view the pages describe
+        assert "Ask questions" not in texts[shot.image]  # the assistant's panel is closed
+    for page in PAGES.values():
+        text = page.read_text(encoding="utf-8")
+        shown = {shot.image for shot in make_images.shots("1", "0" * 32)}
+        assert all(f"images/{image}" in text for image in shown), page.name
