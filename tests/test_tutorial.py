@@ -1,17 +1,24 @@
 """The tutorial pages run as tests: every ``console`` block of docs/tutorial.md and
 docs/tutorial.es.md, in order, in a fresh directory per page, its shown output compared.
 
-Sybil collects the blocks (its Markdown ``CodeBlockParser`` for ``console`` and ``SkipParser``
-for ``<!-- skip: next "reason" -->``); the evaluator below runs them. In a block, ``$ `` starts a
-command (a trailing backslash continues it on the next line) and the lines up to the next
-command are what it prints on stdout. When comparing, 32-hex run ids (8-hex ones in a table
-cell) and ``m-`` model ids match any others, and ``...`` right after a digit stands for the
-rest of a float's digits; everything else must match exactly (trailing spaces aside).
+Sybil collects the blocks (its Markdown ``CodeBlockParser`` for ``console`` and ``python``,
+``SkipParser`` for ``<!-- skip: next "reason" -->``); the evaluators below run them. In a
+console block, ``$ `` starts a command (a trailing backslash continues it on the next line) and
+the lines up to the next command are what it prints on stdout. A ``python`` block shows one
+file of docs/tutorial_code/ (its first line names it) and must be that file exactly; the
+console block after it runs the file, so both pages show, and the tests run, the same code.
 
-``mlt ui`` and ``mlt serve`` run until stopped: the evaluator starts them in the background,
-waits until they answer, compares their first lines on stderr with the shown ones, and stops
-them when the page is done. The ports the pages show (5000 and 5001) are replaced by free
-ones in commands and back in outputs.
+Ids bind on first sight: a 32-hex run id, the hex of an ``m-`` model id, or an 8-hex run id
+in a table cell matches whatever the command printed the first time the page shows it, and
+wherever the page shows it again the same value must be printed (a short id is the start of
+its full id); two ids the page shows differently may not be one real id. Commands get the
+real value of an id they show. ``...`` right after a digit stands for the rest of a float's
+digits; everything else must match exactly (trailing spaces aside).
+
+``mlt ui``, ``mlt serve`` and ``mlflow models serve`` run until stopped: the evaluator starts
+them in the background, waits until they answer, compares their first lines on stderr with
+the shown ones, and stops them (their process groups) when the page is done. The ports the
+pages show (5000, 5001 and 5002) are replaced by free ones in commands and back in outputs.
 """
 
 from __future__ import annotations
