@@ -324,7 +324,12 @@ def test_the_tutorial_run_records_what_it_always_did(tmp_path, isolated_store):
         "n_rows",
         "n_features",
     ]
-    assert set(result.tags) == {"mlt.version", "mlt.dataset", "mlt.model_uri", "mlflow.note.content"}
+    assert set(result.tags) == {
+        "mlt.version",
+        "mlt.dataset",
+        "mlt.model_uri",
+        "mlflow.note.content",
+    }
     assert "task" not in result.to_dict()
     artifacts = [a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id)]
     assert "columns.json" not in artifacts

@@ -1,17 +1,24 @@
 """The tutorial pages run as tests: every ``console`` block of docs/tutorial.md and
 docs/tutorial.es.md, in order, in a fresh directory per page, its shown output compared.
 
-Sybil collects the blocks (its Markdown ``CodeBlockParser`` for ``console`` and ``SkipParser``
-for ``<!-- skip: next "reason" -->``); the evaluator below runs them. In a block, ``$ `` starts a
-command (a trailing backslash continues it on the next line) and the lines up to the next
-command are what it prints on stdout. When comparing, 32-hex run ids (8-hex ones in a table
-cell) and ``m-`` model ids match any others, and ``...`` right after a digit stands for the
-rest of a float's digits; everything else must match exactly (trailing spaces aside).
+Sybil collects the blocks (its Markdown ``CodeBlockParser`` for ``console`` and ``python``,
+``SkipParser`` for ``<!-- skip: next "reason" -->``); the evaluators below run them. In a
+console block, ``$ `` starts a command (a trailing backslash continues it on the next line) and
+the lines up to the next command are what it prints on stdout. A ``python`` block shows one
+file of docs/tutorial_code/ (its first line names it) and must be that file exactly; the
+console block after it runs the file, so both pages show, and the tests run, the same code.
 
-``mlt ui`` and ``mlt serve`` run until stopped: the evaluator starts them in the background,
-waits until they answer, compares their first lines on stderr with the shown ones, and stops
-them when the page is done. The ports the pages show (5000 and 5001) are replaced by free
-ones in commands and back in outputs.
+Ids bind on first sight: a 32-hex run id, the hex of an ``m-`` model id, or an 8-hex run id
+in a table cell matches whatever the command printed the first time the page shows it, and
+wherever the page shows it again the same value must be printed (a short id is the start of
+its full id); two ids the page shows differently may not be one real id. Commands get the
+real value of an id they show. ``...`` right after a digit stands for the rest of a float's
+digits; everything else must match exactly (trailing spaces aside).
+
+``mlt ui``, ``mlt serve`` and ``mlflow models serve`` run until stopped: the evaluator starts
+them in the background, waits until they answer, compares their first lines on stderr with
+the shown ones, and stops them (their process groups) when the page is done. The ports the
+pages show (5000, 5001 and 5002) are replaced by free ones in commands and back in outputs.
 """
 
 from __future__ import annotations
@@ -39,18 +46,28 @@ from mlflow_tutorial.config import STORE_ENVIRONMENT
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {"en": ROOT / "docs" / "tutorial.md", "es": ROOT / "docs" / "tutorial.es.md"}
 # What a clone holds that the pages use (`mlflow run .` needs the project and its source).
-PROJECT_FILES = ("MLproject", "python_env.yaml", "conda.yaml", "pyproject.toml", "src")
-PAGE_PORTS = (5000, 5001)
-LONG_LIVED = ("mlt ui", "mlt serve")
+PROJECT_FILES = (
+    "MLproject",
+    "python_env.yaml",
+    "conda.yaml",
+    "pyproject.toml",
+    "src",
+    "docs/tutorial_code",
+)
+PAGE_PORTS = (5000, 5001, 5002)
+LONG_LIVED = ("mlt ui", "mlt serve", "mlflow models serve")
 COMMAND_TIMEOUT = 600
 START_TIMEOUT = 180
 
-RUN_ID = re.compile(r"\b[0-9a-f]{32}\b")
-MODEL_ID = re.compile(r"\bm-[0-9a-f]{32}\b")
+HEX_ID = r"[0-9a-f]{32}"
+# A run id, or the hex part of an m- model id: 32 hex digits standing alone.
+FULL_ID = re.compile(rf"(?<![0-9a-f]){HEX_ID}(?![0-9a-f])")
 # Tables show run ids cut to 8 characters, as git does: a cell holding exactly that.
-SHORT_RUN_ID = re.compile(r"(?<=[│┃] )[0-9a-f]{8}(?= +[│┃])")
-FLOAT_TAIL = re.escape(re.escape("..."))  # "..." as it reads once escaped
+SHORT_ID = re.compile(r"(?<=[│┃] )[0-9a-f]{8}(?= +[│┃])")
+ANY_ID = re.compile(rf"{FULL_ID.pattern}|{SHORT_ID.pattern}")
+FLOAT_TAIL = re.compile(r"(?<=\d)\.\.\.")
 SKIPPED = (unittest.SkipTest, pytest.skip.Exception)
+CODE_DIR = "docs/tutorial_code/"
 
 
 @dataclass
@@ -81,35 +98,93 @@ def parse_console(source: str) -> list[Step]:
     return steps
 
 
-def normalize(text: str) -> str:
-    text = MODEL_ID.sub("m-<model-id>", text)
-    text = RUN_ID.sub("<run-id>", text)
-    text = SHORT_RUN_ID.sub("<short>", text)
+def trim(text: str) -> str:
     lines = [line.rstrip() for line in text.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines)
 
 
-def output_pattern(expected: str) -> re.Pattern[str]:
-    """The shown output as a regex: literal, but ``...`` after a digit is more digits."""
-    escaped = re.escape(normalize(expected))
-    return re.compile(re.sub(r"(?<=\d)" + FLOAT_TAIL, r"\\d*", escaped))
+@dataclass
+class Ids:
+    """The ids a page has shown, each bound to the real value the first time it appears.
 
+    A page writes one run or model as one id wherever it appears: the first appearance binds
+    the shown id to what the command printed, every later one must print that same value (a
+    table's 8-character cell is the start of the full id). Two shown ids may not stand for
+    the same real one either.
+    """
 
-def compare(expected: list[str], actual: str) -> str | None:
-    """None when ``actual`` matches the shown lines, else a diff for the failure message."""
-    shown = "\n".join(expected)
-    if output_pattern(shown).fullmatch(normalize(actual)):
+    bound: dict[str, str] = field(default_factory=dict)
+
+    def real(self, shown: str) -> str | None:
+        if shown in self.bound:
+            return self.bound[shown]
+        for other, value in self.bound.items():  # a short id whose full id is known
+            if len(shown) < len(other) and other.startswith(shown):
+                return value[: len(shown)]
         return None
-    diff = difflib.unified_diff(
-        normalize(shown).splitlines(),
-        normalize(actual).splitlines(),
-        "shown on the page",
-        "printed",
-        lineterm="",
-    )
-    return "output differs:\n" + "\n".join(diff)
+
+    def pattern(self, shown: str, groups: dict[str, str]) -> str:
+        """The regex for one shown id: its bound value, or a new group that binds it."""
+        real = self.real(shown)
+        if real is not None:
+            return re.escape(real)
+        if shown in groups.values():  # the same new id twice in one output
+            return f"(?P={next(g for g, s in groups.items() if s == shown)})"
+        group = f"id{len(groups)}"
+        groups[group] = shown
+        prefix = self.real(shown[:8]) if len(shown) > 8 else None
+        rest = len(shown) - len(prefix or "")
+        return f"(?P<{group}>{re.escape(prefix or '')}[0-9a-f]{{{rest}}})"
+
+    def bind(self, shown: str, real: str) -> str | None:
+        for other, value in self.bound.items():
+            same_id = other.startswith(shown) or shown.startswith(other)
+            same_value = value.startswith(real) or real.startswith(value)
+            if same_value and not same_id:
+                return f"the page shows {shown} for {real}, which it showed as {other} before"
+        self.bound[shown] = real
+        return None
+
+    def substitute(self, text: str) -> str:
+        """``text`` with every id it shows replaced by the bound value, if any."""
+        return ANY_ID.sub(lambda m: self.real(m.group()) or m.group(), text)
+
+
+def compare(expected: list[str], actual: str, ids: Ids | None = None) -> str | None:
+    """None when ``actual`` matches the shown lines, else why not (a diff).
+
+    Ids bind as :class:`Ids` says; ``...`` right after a digit stands for more digits.
+    """
+    ids = Ids() if ids is None else ids
+    shown, actual = trim("\n".join(expected)), trim(actual)
+    groups: dict[str, str] = {}
+    parts, at = [], 0
+    for match in ANY_ID.finditer(shown):
+        parts.append(_literal(shown[at : match.start()]))
+        parts.append(ids.pattern(match.group(), groups))
+        at = match.end()
+    parts.append(_literal(shown[at:]))
+    found = re.fullmatch("".join(parts), actual)
+    if found is None:
+        diff = difflib.unified_diff(
+            ids.substitute(shown).splitlines(),
+            actual.splitlines(),
+            "shown on the page",
+            "printed",
+            lineterm="",
+        )
+        return "output differs:\n" + "\n".join(diff)
+    for group, shown_id in groups.items():
+        problem = ids.bind(shown_id, found.group(group))
+        if problem:
+            return problem
+    return None
+
+
+def _literal(text: str) -> str:
+    return r"\d*".join(re.escape(piece) for piece in FLOAT_TAIL.split(text))
 
 
 def _free_port() -> int:
@@ -131,6 +206,7 @@ class PageRun:
     workdir: Path
     ports: dict[int, int] = field(default_factory=dict)
     background: list[tuple[subprocess.Popen, Path]] = field(default_factory=list)
+    ids: Ids = field(default_factory=Ids)
 
     @property
     def env(self) -> dict[str, str]:
@@ -141,9 +217,10 @@ class PageRun:
         return env
 
     def localize(self, command: str) -> str:
+        """The command to run: the real ports, and the real value of each id shown."""
         for shown, real in self.ports.items():
             command = re.sub(rf"(?<=[:\s]){shown}\b", str(real), command)
-        return command
+        return self.ids.substitute(command)
 
     def publish(self, output: str) -> str:
         for shown, real in self.ports.items():
@@ -152,6 +229,9 @@ class PageRun:
 
     def evaluate(self, example: Example) -> str | None:
         for step in parse_console(example.parsed):
+            missing = [i for i in FULL_ID.findall(step.command) if self.ids.real(i) is None]
+            if missing:
+                return f"$ {step.command}\nuses {missing[0]}, an id the page has not shown yet"
             failure = (
                 self.start(step) if step.command.startswith(LONG_LIVED) else self.execute(step)
             )
@@ -171,7 +251,7 @@ class PageRun:
         )
         if done.returncode != 0:
             return f"exit code {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
-        return compare(step.expected, self.publish(done.stdout))
+        return compare(step.expected, self.publish(done.stdout), self.ids)
 
     def start(self, step: Step) -> str | None:
         """Start a server in the background; its first stderr lines are the shown output."""
@@ -196,14 +276,15 @@ class PageRun:
                 return f"exited with {process.returncode}:\n{text}"
             lines = text.splitlines()
             if len(lines) >= len(step.expected) and (port is None or _answers(port)):
-                return compare(step.expected, self.publish("\n".join(lines[: len(step.expected)])))
+                shown = self.publish("\n".join(lines[: len(step.expected)]))
+                return compare(step.expected, shown, self.ids)
             time.sleep(0.25)
         return f"not answering after {START_TIMEOUT} s:\n{log.read_text(encoding='utf-8')}"
 
     def stop(self) -> None:
         for process, _log in reversed(self.background):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+            if process.poll() is None:  # the server and what it started (workers, uvicorn)
+                os.killpg(process.pid, signal.SIGTERM)
                 try:
                     process.wait(timeout=60)
                 except subprocess.TimeoutExpired:
@@ -211,18 +292,49 @@ class PageRun:
                     process.wait()
 
 
+def check_code(example: Example) -> str | None:
+    """A ``python`` block shows a file of docs/tutorial_code/ exactly; its first line names it.
+
+    The page's next console block runs that file, so the code on the page is the code run.
+    """
+    source = example.parsed
+    name = source.splitlines()[0][2:] if source.startswith(f"# {CODE_DIR}") else ""
+    path = ROOT / name
+    if not name or not path.is_file():
+        return f"a python block starts with '# {CODE_DIR}NAME.py', a file that exists"
+    text = path.read_text(encoding="utf-8")
+    if text == source:
+        return None
+    diff = difflib.unified_diff(
+        source.splitlines(), text.splitlines(), "shown on the page", name, lineterm=""
+    )
+    return "the block differs from its file:\n" + "\n".join(diff)
+
+
 def parse_page(path: Path, run: PageRun | None = None) -> Document:
     evaluator = run.evaluate if run else (lambda example: None)
-    return Document.parse(str(path), CodeBlockParser("console", evaluator), SkipParser())
+    return Document.parse(
+        str(path),
+        CodeBlockParser("console", evaluator),
+        CodeBlockParser("python", check_code),
+        SkipParser(),
+    )
+
+
+def _kind(example: Example) -> str:
+    if not isinstance(example.parsed, str):
+        return "skip"
+    return "python" if example.parsed.startswith("# ") else "console"
 
 
 def _examples(lang: str) -> list:
-    """pytest params, one per block (and skip directive), named after the page's lines."""
+    """pytest params, one per block (and skip directive), named after the page's lines and
+    the block's kind: console, python (MLflow's own code) or skip."""
     path = PAGES[lang]
     if not path.exists():
         return [pytest.param(None, id="missing", marks=pytest.mark.skip(reason=f"no {path}"))]
     return [
-        pytest.param(i, id=f"{path.name}:{example.line}")
+        pytest.param(i, id=f"{path.name}:{example.line}:{_kind(example)}")
         for i, example in enumerate(parse_page(path))
     ]
 
@@ -287,10 +399,14 @@ def test_tutorial_es(pages: dict[str, Page], index: int) -> None:
 
 
 def _commands(path: Path) -> list[str]:
+    """What a page runs, in order: commands, the files its python blocks show, its skips."""
     commands = []
     for example in parse_page(path):
-        if isinstance(example.parsed, str):
+        kind = _kind(example)
+        if kind == "console":
             commands += [step.command for step in parse_console(example.parsed)]
+        elif kind == "python":
+            commands.append(f"<file {example.parsed.splitlines()[0][2:]}>")
         else:
             commands.append(f"<skip {example.parsed[0]}>")
     return commands
@@ -302,6 +418,11 @@ def test_both_pages_run_the_same_commands() -> None:
     assert spanish == english
 
 
+def emit(digit: str, times: int = 32) -> str:
+    """A shell word that prints ``digit`` ``times`` times, so the command shows no id."""
+    return f"$(printf '{digit}%.0s' $(seq {times}))"
+
+
 @pytest.mark.parametrize(
     ("block", "passes"),
     [
@@ -311,9 +432,9 @@ def test_both_pages_run_the_same_commands() -> None:
         pytest.param("$ echo hello\ngoodbye\n", False, id="changed-output"),
         pytest.param("$ echo hello\n", False, id="output-not-shown"),
         pytest.param("$ echo hello; echo extra\nhello\n", False, id="extra-line"),
-        pytest.param(f"$ echo run {'a' * 32}\nrun {'0' * 32}\n", True, id="run-id"),
-        pytest.param("$ echo m-" + "b" * 32 + "\nm-" + "c" * 32 + "\n", True, id="model-id"),
-        pytest.param(f"$ echo run {'a' * 31}\nrun {'0' * 31}\n", False, id="not-an-id"),
+        pytest.param(f"$ echo run {emit('a')}\nrun {'0' * 32}\n", True, id="run-id"),
+        pytest.param(f"$ echo m-{emit('b')}\nm-{'c' * 32}\n", True, id="model-id"),
+        pytest.param(f"$ echo run {emit('a', 31)}\nrun {'0' * 31}\n", False, id="not-an-id"),
         pytest.param("$ echo '│ 0a1b2c3d │'\n│ 99999999 │\n", True, id="short-id-in-a-cell"),
         pytest.param("$ echo '0a1b2c3d'\n99999999\n", False, id="short-id-outside-a-table"),
         pytest.param("$ printf 'a\\\\nb\\n' | \\\ncat\na\\nb\n", True, id="continuation"),
@@ -346,3 +467,127 @@ def test_skip_directive_skips_the_next_block(tmp_path: Path) -> None:
     skip.evaluate()
     with pytest.raises(unittest.SkipTest, match="not here"):
         block.evaluate()
+
+
+A, B = "a" * 32, "b" * 32  # ids as a page shows them
+ONE, TWO = "1" * 32, "2" * 32  # and as commands print them
+
+
+def cell(text: str) -> str:
+    return f"│ {text} │"
+
+
+@pytest.mark.parametrize(
+    ("blocks", "fails_at"),
+    [
+        pytest.param([f"$ echo {emit('1')}\n{A}\n"] * 2, None, id="same"),
+        pytest.param(
+            [f"$ echo {emit('1')}\n{A}\n", f"$ echo {emit('2')}\n{A}\n"],
+            1,
+            id="one-id-two-values",
+        ),
+        pytest.param(
+            [f"$ echo {emit('1')}\n{A}\n", f"$ echo {emit('1')}\n{B}\n"],
+            1,
+            id="two-ids-one-value",
+        ),
+        pytest.param([f"$ echo {emit('1')} {emit('1')}\n{A} {B}\n"], 0, id="one-output-two-ids"),
+        pytest.param([f"$ echo {emit('1')} {emit('2')}\n{A} {A}\n"], 0, id="one-output-one-id"),
+        pytest.param(
+            [f"$ echo m-{emit('1')}\nm-{A}\n", f"$ echo models:/m-{emit('1')}\nmodels:/m-{A}\n"],
+            None,
+            id="model-id",
+        ),
+        pytest.param(
+            [f"$ echo m-{emit('1')}\nm-{A}\n", f"$ echo m-{emit('2')}\nm-{A}\n"],
+            1,
+            id="model-id-two-values",
+        ),
+        pytest.param(
+            [f'$ echo "{cell(emit("1", 8))}"\n{cell(A[:8])}\n', f"$ echo {emit('1')}\n{A}\n"],
+            None,
+            id="short-then-full",
+        ),
+        pytest.param(
+            [f'$ echo "{cell(emit("1", 8))}"\n{cell(A[:8])}\n', f"$ echo {emit('2')}\n{A}\n"],
+            1,
+            id="short-then-other-full",
+        ),
+        pytest.param(
+            [f"$ echo {emit('1')}\n{A}\n", f'$ echo "{cell(emit("2", 8))}"\n{cell(A[:8])}\n'],
+            1,
+            id="full-then-other-short",
+        ),
+        pytest.param(
+            [f"$ echo {emit('1')}\n{A}\n", f"$ echo {A} | tr 1 3\n{'3' * 32}\n"],
+            None,
+            id="a-command-gets-the-real-id",
+        ),
+        pytest.param([f"$ echo {A}\n{A}\n"], 0, id="a-command-uses-an-unknown-id"),
+    ],
+)
+def test_an_id_keeps_its_value_across_the_page(
+    tmp_path: Path, blocks: list[str], fails_at: int | None
+) -> None:
+    """The page shows ``a…`` and ``b…``; the commands print ``1…``, ``2…``: bound on first sight."""
+    from sybil.example import SybilFailure
+
+    page = tmp_path / "page.md"
+    page.write_text("".join(f"Text.\n\n```console\n{b}```\n\n" for b in blocks), encoding="utf-8")
+    examples = list(parse_page(page, PageRun(tmp_path)))
+    for i, example in enumerate(examples):
+        if i == fails_at:
+            with pytest.raises(SybilFailure):
+                example.evaluate()
+            return
+        example.evaluate()
+    assert fails_at is None
+
+
+def test_a_python_block_must_be_its_file(tmp_path: Path) -> None:
+    from sybil.example import SybilFailure
+
+    name = next((ROOT / CODE_DIR).glob("*.py")).name
+    text = (ROOT / CODE_DIR / name).read_text(encoding="utf-8")
+    page = tmp_path / "page.md"
+    page.write_text(f"```python\n{text}```\n\n```python\n{text}# changed\n```\n", encoding="utf-8")
+    same, changed = parse_page(page)
+    same.evaluate()
+    with pytest.raises(SybilFailure, match="differs from its file"):
+        changed.evaluate()
+
+
+def _make_images():
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import make_images
+    finally:
+        sys.path.pop(0)
+    return make_images
+
+
+@pytest.mark.slow
+def test_the_screenshots_show_what_the_pages_say(tmp_path: Path) -> None:
+    """docs/make_images.py on the tutorial's runs: each UI page shows the runs, the plots and
+    the alias the pages name, in MLflow's model-training view."""
+    make_images = _make_images()
+    if make_images.browser() is None:
+        pytest.skip("needs Chromium (apt-get install chromium) and Playwright (pip install)")
+    store, images = tmp_path / "store", tmp_path / "images"
+    store.mkdir()
+    images.mkdir()
+    env = {k: os.environ.pop(k) for k in STORE_ENVIRONMENT if k in os.environ}
+    try:
+        texts = make_images.capture(store, make_images.build_store(store, images), images)
+    finally:
+        os.environ.update(env)
+    for shot in make_images.shots("1", "0" * 32):
+        assert (images / shot.image).stat().st_size > 10_000, shot.image
+        missing = [text for text in shot.shows if text not in texts[shot.image]]
+        assert not missing, f"{shot.image} does not show {missing}"
+        assert "Model training" in texts[shot.image]  # the view the pages describe
+        assert "Ask questions" not in texts[shot.image]  # the assistant's panel is closed
+    for page in PAGES.values():
+        text = page.read_text(encoding="utf-8")
+        shown = {shot.image for shot in make_images.shots("1", "0" * 32)}
+        assert all(f"images/{image}" in text for image in shown), page.name

@@ -301,7 +301,7 @@ def _load_fast_model(path: str) -> tuple[Any, str]:
     fast = FastModel(tuple(names), longs, arithmetic, 0)
     probes = verify(fast, model, example)
     fast = FastModel(fast.names, longs, arithmetic, probes)
-    return fast, f"{arithmetic.description} in numpy, equal to the model on {probes} probe rows"
+    return fast, f"{arithmetic.description} in numpy, same predictions as MLflow on {probes} rows"
 
 
 def _load_sklearn(path: str, sklearn: dict[str, Any]) -> Any:

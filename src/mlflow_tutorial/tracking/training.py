@@ -291,6 +291,10 @@ def _tracked_run(**kwargs: Any) -> Iterator[Any]:
             raise
 
 
+# The tag MLflow 3's UI reads to pick its view (model training, not GenAI).
+EXPERIMENT_KIND = "mlflow.experimentKind"
+
+
 def _set_experiment(tracking: Tracking):
     import mlflow
 
@@ -298,7 +302,10 @@ def _set_experiment(tracking: Tracking):
     use = Access("use", f"experiment {tracking.experiment!r}", "READ", OWN_EXPERIMENT_HINT)
     # store_lock: parallel trainers would race to create the experiment.
     with mlflow_errors(prefix=prefix, error=TrackingError, access=use), store_lock(tracking.uri):
-        return mlflow.set_experiment(tracking.experiment)
+        experiment = mlflow.set_experiment(tracking.experiment)
+        if EXPERIMENT_KIND not in experiment.tags:  # MLflow's UI then opens its training view
+            mlflow.set_experiment_tag(EXPERIMENT_KIND, "custom_model_development")
+        return experiment
 
 
 def _log_dataset(dataset: Any) -> None:
