@@ -58,7 +58,13 @@ from urllib.parse import urlsplit, urlunsplit
 from .. import __version__
 from ..config import Tracking, sqlite_path, store_lock
 from ..data import Split, check_test_size, load_dataset, split
-from ..errors import InvalidParameterError, MissingDependencyError, MltError, TrackingError
+from ..errors import (
+    ConcurrentChangeError,
+    InvalidParameterError,
+    MissingDependencyError,
+    MltError,
+    TrackingError,
+)
 from ..mlflow_errors import as_mlt_error, is_mlflow_error, mlflow_errors
 from ..names import TAG_DATASET, TAG_STUDY, TAG_TRIAL, TAG_VERSION
 from .comparison import RunSummary, best_run
@@ -80,6 +86,7 @@ STORAGE_ENV = "MLT_STUDY_STORAGE"
 HEARTBEAT_SECONDS = 5
 GRACE_SECONDS = 30  # a RUNNING trial without a heartbeat this long is failed and run again
 PARENT_WAIT_SECONDS = 60  # how long a joining worker waits for the study's parent run
+STORAGE_ATTEMPTS = 5  # opening the study storage while other workers create its tables
 RETRIES = 3
 
 # Attributes of the Optuna study and its trials.
@@ -420,18 +427,31 @@ class _Worker:
         if sqlite_path(self.url):
             # Workers wait for each other's writes rather than fail at SQLite's 5 s default.
             kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
-        with (
-            mlflow_errors(prefix=f"cannot open the study storage {masked(self.url)}"),
-            _storage_errors(self.url),
-            store_lock(self.url),  # SQLite: creating the tables is not safe in parallel
-        ):
-            storage = optuna.storages.RDBStorage(
-                self.url,
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=lambda study, trial: _stale(retry, study, trial),
-                **kwargs,
-            )
+        # Workers that start together all create Optuna's tables if they are missing. On
+        # SQLite a file lock keeps them apart; PostgreSQL refuses the slower worker's
+        # CREATE TABLE (a unique violation in its catalog), and by then the tables exist, so
+        # that worker simply opens the storage again.
+        for attempt in range(1, STORAGE_ATTEMPTS + 1):
+            try:
+                with (
+                    mlflow_errors(prefix=f"cannot open the study storage {masked(self.url)}"),
+                    _storage_errors(self.url),
+                    store_lock(self.url),  # SQLite: creating the tables is not safe in parallel
+                ):
+                    storage = optuna.storages.RDBStorage(
+                        self.url,
+                        heartbeat_interval=HEARTBEAT_SECONDS,
+                        grace_period=GRACE_SECONDS,
+                        heartbeat_stale_trial_callback=lambda study, trial: _stale(
+                            retry, study, trial
+                        ),
+                        **kwargs,
+                    )
+                break
+            except ConcurrentChangeError:
+                if attempt == STORAGE_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * attempt)
         sampler = optuna.samplers.TPESampler(seed=self.train_options.random_state)
         created = True
         with _storage_errors(self.url):
