@@ -20,7 +20,8 @@ from mlflow_tutorial.cli.models import spark_master_default
 from mlflow_tutorial.errors import MissingDependencyError
 
 runner = CliRunner()
-pytestmark = pytest.mark.slow
+# slow; and one worker runs the whole module, so its server (and database) is set up once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_spark")]
 
 
 @pytest.fixture(scope="module")

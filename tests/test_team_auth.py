@@ -40,7 +40,8 @@ from team_support import (
     run_mlt,
 )
 
-pytestmark = pytest.mark.slow
+# slow; and one worker runs the whole module, so its server (and database) is set up once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_team_auth")]
 
 # Random, so that finding one in an output cannot be a coincidence.
 PASSWORDS = {

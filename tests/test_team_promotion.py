@@ -17,7 +17,8 @@ import pytest
 
 from team_support import AuthServer, basic_auth_server, clean_env, query, run_mlt
 
-pytestmark = pytest.mark.slow
+# slow; and one worker runs the whole module, so its server (and database) is set up once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_team_promotion")]
 
 PASSWORDS = {"alice": secrets.token_urlsafe(12), "bob": secrets.token_urlsafe(12)}
 NAME = "gate-model"

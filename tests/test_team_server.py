@@ -30,7 +30,8 @@ from mlflow.exceptions import MlflowException
 from mlflow_tutorial.data import load_dataset
 from team_support import TeamServer, clean_env, docs_postgres, mlflow_server, query, run_mlt
 
-pytestmark = pytest.mark.slow
+# slow; and one worker runs the whole module, so its server (and database) is set up once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_team_server")]
 
 MODEL = "models:/diabetes-elasticnet@champion"
 

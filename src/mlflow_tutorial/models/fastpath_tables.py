@@ -572,7 +572,7 @@ def load_table_model(
         except Unsupported:
             raise first from None
     fast = TableModel(fast.columns, fast.arithmetic, probes)
-    return fast, f"{arithmetic.description} in numpy, equal to the model on {probes} probe rows"
+    return fast, f"{arithmetic.description} in numpy, same predictions as MLflow on {probes} rows"
 
 
 # ---------------------------------------------------------------- the check at start-up
