@@ -243,7 +243,8 @@ def test_other_data_sets_and_tasks_are_refused(runs, one_line_error):
 
 
 def history(fmt: str) -> str:
-    done = invoke("models", NAME, "--history", "-f", fmt)
+    # --wide: a table at its natural width, whatever width the runner's terminal has.
+    done = invoke("models", NAME, "--history", "-f", fmt, "--wide")
     assert done.exit_code == 0, done.stderr
     return done.stdout
 

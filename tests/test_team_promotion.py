@@ -116,7 +116,10 @@ def test_read_only_user_gets_403_and_nothing_is_recorded(server, trained, client
     ):
         done = mlt(server, client_dir, "bob", *args, code=1)
         assert done.stdout == ""
-        assert done.stderr == "Error: permission denied for user 'bob' (403)\n", done.stderr
+        # One line that names the model and the permission missing.
+        assert done.stderr.startswith("Error: user 'bob' may not "), done.stderr
+        assert f"registered model '{NAME}' (needs EDIT" in done.stderr, done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
     assert (aliases(server), history_tags(server)) == before
     versions = query(server.db, "SELECT count(*) FROM model_versions WHERE name = %s", NAME)
     assert versions == [(1,)]

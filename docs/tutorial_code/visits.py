@@ -1,3 +1,4 @@
+# docs/tutorial_code/visits.py
 """Example 2: a small table of clinic visits, numbers and text mixed, with gaps."""
 
 import csv

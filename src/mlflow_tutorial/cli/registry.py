@@ -345,12 +345,10 @@ def _scores(record: dict[str, Any]) -> str:
 
 def _default_metric(store: Any, run_id: str | None, dataset: str | None) -> str:
     """rmse, or log_loss when the run (or the newest run that competes) is a classifier."""
-    from ..tracking.comparison import dataset_filter, default_metric
+    from ..tracking.comparison import dataset_filter, default_metric, run_default_metric
 
     if run_id is not None:
-        from ..tracking.runs import resolve_run_id
-
-        return default_metric(store, f"attributes.run_id = '{resolve_run_id(store, run_id)}'")
+        return run_default_metric(store, run_id)
     finished = "attributes.status = 'FINISHED'"
     on = f" and {dataset_filter(dataset)}" if dataset else ""
     return default_metric(store, finished + on)

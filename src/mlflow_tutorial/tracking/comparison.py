@@ -66,6 +66,17 @@ def sort_direction(metric: str) -> str:
     return "DESC" if metric in HIGHER_IS_BETTER else "ASC"
 
 
+def run_default_metric(tracking: Tracking, run_id: str) -> str:
+    """The default metric of the task of run ``run_id`` (a short id too), in any experiment
+    when the id is whole."""
+    from .runs import resolve_run_id
+
+    full = resolve_run_id(tracking, run_id)
+    with mlflow_errors(f"run {run_id!r}", not_found=RunNotFoundError):
+        run = tracking.client(create=False).get_run(full)
+    return DEFAULT_METRICS[run.data.tags.get(TAG_TASK, "regression")]
+
+
 def default_metric(tracking: Tracking | None = None, filter_string: str = "") -> str:
     """The metric to rank by when none is given: the default of the newest run's task
     (``mlt.task`` tag; runs without one are regression)."""

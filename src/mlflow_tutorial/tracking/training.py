@@ -19,6 +19,7 @@ import itertools
 import math
 import numbers
 import os
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..config import Tracking, store_lock
 from ..data import DEFAULT_DATASET, Dataset, Split, check_test_size, load_dataset, split
-from ..errors import InvalidParameterError, TrackingError
+from ..errors import InvalidParameterError, PermissionDeniedError, TrackingError
 from ..mlflow_errors import Access, is_mlflow_error, mlflow_errors
 from ..names import (
     MODEL_NAME,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 RUN_ID_ENV = "MLFLOW_RUN_ID"
 # The way out of a 403 on someone else's experiment.
 OWN_EXPERIMENT_HINT = "or use -e for an experiment of your own"
+PERMISSION_ATTEMPTS = 3
 DEFAULT_ALPHA = 0.5
 DEFAULT_L1_RATIO = 0.5
 DEFAULT_TEST_SIZE = 0.25
@@ -300,12 +302,25 @@ def _set_experiment(tracking: Tracking):
 
     prefix = f"cannot use experiment {tracking.experiment!r}"
     use = Access("use", f"experiment {tracking.experiment!r}", "READ", OWN_EXPERIMENT_HINT)
-    # store_lock: parallel trainers would race to create the experiment.
-    with mlflow_errors(prefix=prefix, error=TrackingError, access=use), store_lock(tracking.uri):
-        experiment = mlflow.set_experiment(tracking.experiment)
-        if EXPERIMENT_KIND not in experiment.tags:  # MLflow's UI then opens its training view
-            mlflow.set_experiment_tag(EXPERIMENT_KIND, "custom_model_development")
-        return experiment
+    # On a server with logins, an experiment that another process of the same user has just
+    # created is refused for a moment: its creator's permission is written after the
+    # experiment. A refusal is asked again a few times before it is the answer.
+    for attempt in range(1, PERMISSION_ATTEMPTS + 1):
+        try:
+            # store_lock: parallel trainers would race to create the experiment.
+            with (
+                mlflow_errors(prefix=prefix, error=TrackingError, access=use),
+                store_lock(tracking.uri),
+            ):
+                experiment = mlflow.set_experiment(tracking.experiment)
+                if EXPERIMENT_KIND not in experiment.tags:  # the UI opens its training view
+                    mlflow.set_experiment_tag(EXPERIMENT_KIND, "custom_model_development")
+                return experiment
+        except PermissionDeniedError:
+            if attempt == PERMISSION_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
 
 
 def _log_dataset(dataset: Any) -> None:
