@@ -18,7 +18,7 @@ digits; everything else must match exactly (trailing spaces aside).
 ``mlt ui``, ``mlt serve`` and ``mlflow models serve`` run until stopped: the evaluator starts
 them in the background, waits until they answer, compares their first lines on stderr with
 the shown ones, and stops them (their process groups) when the page is done. The ports the
-pages show (5000, 5001 and 5002) are replaced by free ones in commands and back in outputs.
+pages show (5000 to 5003) are replaced by free ones in commands and back in outputs.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ PROJECT_FILES = (
     "src",
     "docs/tutorial_code",
 )
-PAGE_PORTS = (5000, 5001, 5002)
+PAGE_PORTS = (5000, 5001, 5002, 5003)
 LONG_LIVED = ("mlt ui", "mlt serve", "mlflow models serve")
 COMMAND_TIMEOUT = 600
 START_TIMEOUT = 180
