@@ -72,7 +72,7 @@ def run_default_metric(tracking: Tracking, run_id: str) -> str:
     from .runs import resolve_run_id
 
     full = resolve_run_id(tracking, run_id)
-    with mlflow_errors(f"run {run_id!r}", not_found=RunNotFoundError):
+    with mlflow_errors(f"run {run_id}", not_found=RunNotFoundError):
         run = tracking.client(create=False).get_run(full)
     return DEFAULT_METRICS[run.data.tags.get(TAG_TASK, "regression")]
 
