@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import sqlalchemy.exc
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.protos.databricks_pb2 import (
     BAD_REQUEST,
@@ -92,6 +93,17 @@ SRC = Path(__file__).parent.parent / "src" / "mlflow_tutorial"
             ConcurrentChangeError,
             CONCURRENT_CHANGE,
             id="sqlite-unique-violation",
+        ),
+        # Two processes creating the same schema at once (Optuna's study tables).
+        pytest.param(
+            sqlalchemy.exc.ProgrammingError(
+                "CREATE TYPE studydirection AS ENUM ('NOT_SET', 'MINIMIZE', 'MAXIMIZE')",
+                None,
+                Exception('type "studydirection" already exists'),
+            ),
+            ConcurrentChangeError,
+            CONCURRENT_CHANGE,
+            id="postgres-schema-race",
         ),
     ],
 )

@@ -70,6 +70,9 @@ UNIQUE_VIOLATION = re.compile(
     r"|Duplicate entry .* for key|Violation of (PRIMARY|UNIQUE) KEY constraint",
     re.IGNORECASE,
 )
+# The same race in creating a schema: two processes that find a table (or PostgreSQL's enum
+# type) missing both create it, and the database refuses the second; by then it exists.
+SCHEMA_RACE = re.compile(r'(type|relation|table|index) "?[\w.]+"? already exists', re.IGNORECASE)
 CONCURRENT_CHANGE = (
     "another process changed the same record of the tracking store at the same moment; try again"
 )
@@ -166,7 +169,7 @@ def as_mlt_error(
     if not (is_mlflow or _is_store_error(exc) or isinstance(exc, also)):
         return None
     code = str(getattr(exc, "error_code", "")) if is_mlflow else ""
-    if is_unique_violation(exc, code):
+    if is_unique_violation(exc, code) or (_is_store_error(exc) and SCHEMA_RACE.search(str(exc))):
         return ConcurrentChangeError(_prefixed(prefix, CONCURRENT_CHANGE))
     if code in UNAUTHENTICATED_CODES:
         return AuthenticationError(credentials_refused())

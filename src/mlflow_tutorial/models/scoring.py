@@ -31,7 +31,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .fastpath import Unsupported, check_model
+from .fastpath import Unsupported
+from .qualify import check_model
 
 if TYPE_CHECKING:
     pass

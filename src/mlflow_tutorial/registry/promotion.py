@@ -248,7 +248,8 @@ def point_alias(
         raise InvalidParameterError(f"a version is a number from 1, got {version}")
     client = tracking.client(create=False)
     if name is None:
-        from ..tracking.comparison import get_experiment_id, newest_dataset
+        from ..tracking.comparison import newest_dataset
+        from ..tracking.runs import get_experiment_id
 
         name = default_model_name(newest_dataset(tracking, get_experiment_id(tracking)))
     _get_registered_model(client, name)

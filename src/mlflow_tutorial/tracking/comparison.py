@@ -20,10 +20,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..config import Tracking
-from ..errors import ExperimentNotFoundError, InvalidParameterError, RunNotFoundError
-from ..mlflow_errors import Access, mlflow_errors
+from ..errors import InvalidParameterError, RunNotFoundError
+from ..mlflow_errors import mlflow_errors
 from ..names import TAG_DATASET, TAG_MODEL_URI, TAG_SWEEP, TAG_TASK
 from .params import iso_time, typed_params
+from .runs import get_experiment_id, resolve_run_id
 
 METRICS_BY_TASK = {
     "regression": ("rmse", "mae", "r2"),
@@ -69,8 +70,6 @@ def sort_direction(metric: str) -> str:
 def run_default_metric(tracking: Tracking, run_id: str) -> str:
     """The default metric of the task of run ``run_id`` (a short id too), in any experiment
     when the id is whole."""
-    from .runs import resolve_run_id
-
     full = resolve_run_id(tracking, run_id)
     with mlflow_errors(f"run {run_id}", not_found=RunNotFoundError):
         run = tracking.client(create=False).get_run(full)
@@ -90,20 +89,6 @@ def default_metric(tracking: Tracking | None = None, filter_string: str = "") ->
         )
     task = newest[0].data.tags.get(TAG_TASK, "regression") if newest else "regression"
     return DEFAULT_METRICS.get(task, DEFAULT_METRICS["regression"])
-
-
-def get_experiment_id(tracking: Tracking) -> str:
-    """The id of the tracking configuration's experiment, or an error naming it (or saying
-    that the store does not exist yet: reading creates nothing)."""
-    client = tracking.client(create=False)
-    read = Access("read", f"experiment {tracking.experiment!r}", "READ")
-    with mlflow_errors(access=read):
-        experiment = client.get_experiment_by_name(tracking.experiment)
-    if experiment is None:
-        raise ExperimentNotFoundError(
-            f"experiment {tracking.experiment!r} not found in {tracking.uri}"
-        )
-    return experiment.experiment_id
 
 
 def compare_runs(

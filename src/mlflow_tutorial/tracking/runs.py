@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Tracking
-from ..errors import InvalidParameterError, RunNotFoundError
-from ..mlflow_errors import mlflow_errors
+from ..errors import ExperimentNotFoundError, InvalidParameterError, RunNotFoundError
+from ..mlflow_errors import Access, mlflow_errors
 from ..names import DEFAULT_TASK, TAG_TASK
-from .comparison import get_experiment_id
 
 CONTEXT_TAG = "mlflow.data.context"  # MLflow's tag on a dataset input: training, eval...
 
@@ -25,6 +24,20 @@ FULL_ID = re.compile(r"^[0-9a-f]{32}$")
 PREFIX = re.compile(r"^[0-9a-f]+$")
 MIN_PREFIX = 4
 SHOWN_CANDIDATES = 5
+
+
+def get_experiment_id(tracking: Tracking) -> str:
+    """The id of the tracking configuration's experiment, or an error naming it (or saying
+    that the store does not exist yet: reading creates nothing)."""
+    client = tracking.client(create=False)
+    read = Access("read", f"experiment {tracking.experiment!r}", "READ")
+    with mlflow_errors(access=read):
+        experiment = client.get_experiment_by_name(tracking.experiment)
+    if experiment is None:
+        raise ExperimentNotFoundError(
+            f"experiment {tracking.experiment!r} not found in {tracking.uri}"
+        )
+    return experiment.experiment_id
 
 
 def resolve_run_id(tracking: Tracking, run_id: str) -> str:

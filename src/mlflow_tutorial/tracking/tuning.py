@@ -429,8 +429,9 @@ class _Worker:
             kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
         # Workers that start together all create Optuna's tables if they are missing. On
         # SQLite a file lock keeps them apart; PostgreSQL refuses the slower worker's
-        # CREATE TABLE (a unique violation in its catalog), and by then the tables exist, so
-        # that worker simply opens the storage again.
+        # CREATE TYPE or CREATE TABLE (a unique violation in its catalog, or "already
+        # exists"), and by then the tables exist, so that worker simply opens the storage
+        # again.
         for attempt in range(1, STORAGE_ATTEMPTS + 1):
             try:
                 with (
