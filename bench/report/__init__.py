@@ -2,8 +2,8 @@
 
 Section headings are stable (other pages link to them): Summary, Targets, 1. CLI start-up,
 2. A N-point training sweep, 3. Serving, 4. Peak memory of training, 5. Where the time goes,
-6. Large data, 7. Plots, 8. Tuning, 9. Batch scoring on Spark, 10. Logins, 11. Store
-scale, How to reproduce.
+6. Large data (with its subsection for mixed tables), 7. Plots, 8. Tuning, 9. Batch scoring
+on Spark, 10. Logins, 11. Store scale, How to reproduce.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from ..context import SCRIPTS
 from ..record import RunRecord
-from ..scenarios import SCENARIOS, large, serving, startup, store_scale, sweep
+from ..scenarios import SCENARIOS, large, large_tables, serving, startup, store_scale, sweep
 from ..stats import Target, median
 from .fmt import Formatter, Page, clear, fmt_mb, fmt_ms, fmt_s, goal, measured, verdict, versus
-from .sections_large import section_large
+from .sections_large import section_large, section_large_tables
 from .sections_logins import section_logins
 from .sections_plots import section_plots
 from .sections_scaling import section_spark, section_tune
@@ -33,14 +33,15 @@ SECTIONS: list[Section] = [
     section_memory,
     section_fixed_costs,
     section_large,
+    section_large_tables,
     section_plots,
     section_tune,
     section_spark,
     section_logins,
     section_store_scale,
 ]
-BASELINE_SCRIPTS = ["plain_train.py", "plain_train_pipeline.py", "plain_predict.py",
-                    "plain_search.py"]  # fmt: skip
+BASELINE_SCRIPTS = ["plain_train.py", "plain_train_pipeline.py", "plain_train_table.py",
+                    "plain_predict.py", "plain_search.py"]  # fmt: skip
 
 
 def render(record: RunRecord) -> str:
@@ -155,9 +156,11 @@ def summary(w: Page, record: RunRecord) -> None:
         row("server memory (RSS of the process group), 1 worker",
             values(serving.MLT, 1, "rss_kb"), values(serving.MLFLOW, 1, "rss_kb"),
             fmt_mb, kind="memory")  # fmt: skip
-    big: large.LargeResult | None = record.get(large.NAME)
-    if big is not None:
-        rows_text = f"{big.rows:,} rows"
+    for name, data in ((large.NAME, ""), (large_tables.NAME, " of a mixed table")):
+        big: large.LargeResult | None = record.get(name)
+        if big is None:
+            continue
+        rows_text = f"{big.rows:,} rows{data}"
         for title, ours, theirs in (
             (f"train on {rows_text}", large.MLT_TRAIN, large.PLAIN_TRAIN),
             (f"predict {rows_text} to CSV", large.MLT_PREDICT, large.PLAIN_PREDICT),

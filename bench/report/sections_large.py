@@ -1,9 +1,9 @@
-"""Section 6: large data."""
+"""Section 6: large data, numeric and mixed tables."""
 
 from __future__ import annotations
 
 from ..record import RunRecord
-from ..scenarios import large
+from ..scenarios import large, large_tables
 from ..scenarios.large import (
     MLT_PREDICT,
     MLT_PREDICT_2X,
@@ -23,19 +23,49 @@ FIGURES = [
 KINDS = {"wall": "time", "cpu": "cpu", "peak_kb": "memory"}
 
 
+# What each scenario's data is and what trains on it: the start of its paragraph (the rest is
+# the same for both). {rows}, {rows2}: the two files' rows; {mb}, {mb2}: their sizes.
+NUMERIC_DATA = (
+    "A generated CSV of {rows} rows × 10 numeric columns + target `y` ({mb}), and one of "
+    "{rows2} rows ({mb2}), in the temporary directory. `mlt train --data rows.csv --target y` "
+    "(its defaults: StandardScaler + ElasticNet, alpha 0.5, l1_ratio 0.5, a 25 % test split) "
+    "against [bench/scripts/plain_train_pipeline.py](../bench/scripts/plain_train_pipeline.py), "
+    "which reads the CSV with pandas, "
+)
+MIXED_DATA = (
+    "The same measurement on a generated table of {rows} rows ({mb}; and {rows2} rows, {mb2}) "
+    "with text and gaps: 5 numeric columns `x0..x4`, 5 text columns `c0..c4` (3 to 8 "
+    "categories each, plus two rare ones that fall under `min_frequency` and are grouped), "
+    "about 5 % empty cells in every feature column, and a numeric target `y` depending on "
+    "both. `mlt train --data rows.csv --target y` (for such a table: numeric columns "
+    "median-imputed and scaled, text columns' gaps made a category and one-hot encoded with "
+    "rare categories grouped and unknown ones accepted, then ElasticNet, alpha 0.5, l1_ratio "
+    "0.5, a 25 % test split) against "
+    "[bench/scripts/plain_train_table.py](../bench/scripts/plain_train_table.py), which reads "
+    "the CSV with pandas' defaults, "
+)
+
+
 def section_large(w: Page, record: RunRecord) -> None:
     w("## 6. Large data", "")
-    result: LargeResult | None = record.get(large.NAME)
+    figures_large(w, record, large.NAME, NUMERIC_DATA)
+
+
+def section_large_tables(w: Page, record: RunRecord) -> None:
+    w("### Mixed tables: text columns and gaps", "")
+    figures_large(w, record, large_tables.NAME, MIXED_DATA)
+
+
+def figures_large(w: Page, record: RunRecord, scenario: str, data: str) -> None:
+    """The figures of one large-data scenario; ``data`` (a template) says what its data is
+    and what trains on it."""
+    result: LargeResult | None = record.get(scenario)
     if result is None:
-        return not_run(w, record, large.NAME)
+        return not_run(w, record, scenario)
     mb = [f"{size / 1e6:.0f} MB" for size in result.csv_bytes]
     w.para(
-        f"A generated CSV of {result.rows:,} rows × 10 numeric columns + target `y` ({mb[0]}), "
-        f"and one of {2 * result.rows:,} rows ({mb[1]}), in the temporary directory. "
-        "`mlt train --data rows.csv --target y` (its defaults: StandardScaler + ElasticNet, "
-        "alpha 0.5, l1_ratio 0.5, a 25 % test split) against "
-        "[bench/scripts/plain_train_pipeline.py](../bench/scripts/plain_train_pipeline.py), "
-        "which reads the CSV with pandas, splits it the same way, fits the same pipeline, "
+        data.format(rows=f"{result.rows:,}", rows2=f"{2 * result.rows:,}", mb=mb[0], mb2=mb[1])
+        + "splits it the same way, fits the same pipeline, "
         "computes rmse/mae/r2 and logs one run with params, metrics and the model (signature "
         "and input example from a 5-row sample, explicit `pip_requirements` like mlt's), each "
         "on a fresh SQLite store. Then `mlt predict` of the whole file to a CSV against "

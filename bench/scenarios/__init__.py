@@ -8,6 +8,7 @@ from types import ModuleType
 from . import (
     fixed_costs,
     large,
+    large_tables,
     logins,
     plots,
     serving,
@@ -29,6 +30,7 @@ SCENARIOS: dict[str, ModuleType] = {
         serving,
         serving_tables,
         large,
+        large_tables,
         plots,
         tune,
         spark,
