@@ -385,7 +385,17 @@ def test_eight_trainers_and_two_racing_registrations(server, client_dir):
     experiment = "crowd"
     started = time.monotonic()
     trainers = [
-        start_mlt(server, client_dir, "bob", "train", "--alpha", str(alpha), "-e", experiment)
+        start_mlt(
+            server,
+            client_dir,
+            "bob",
+            "train",
+            "--alpha",
+            str(alpha),
+            "-e",
+            experiment,
+            "--no-plots",
+        )
         for alpha in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
     ]
     results = [json.loads(out) for out in finish(trainers)]

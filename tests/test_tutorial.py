@@ -1,5 +1,8 @@
-"""The tutorial pages run as tests: every ``console`` block of docs/tutorial.md and
-docs/tutorial.es.md, in order, in a fresh directory per page, its shown output compared.
+"""The tutorial pages run as tests: every ``console`` block of docs/tutorial.md, in order, in a
+fresh directory, its shown output compared. docs/tutorial.es.md shows the same blocks byte for
+byte (see :class:`Twin`): each of its console blocks passes when the English one passed, its
+python blocks are checked against their files, its skips skip; were its blocks to differ, it
+would run in a directory of its own, the same way.
 
 Sybil collects the blocks (its Markdown ``CodeBlockParser`` for ``console`` and ``python``,
 ``SkipParser`` for ``<!-- skip: next "reason" -->``); the evaluators below run them. In a
@@ -282,14 +285,18 @@ class PageRun:
         return f"not answering after {START_TIMEOUT} s:\n{log.read_text(encoding='utf-8')}"
 
     def stop(self) -> None:
-        for process, _log in reversed(self.background):
-            if process.poll() is None:  # the server and what it started (workers, uvicorn)
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+        """SIGTERM to every server still running (its process group: workers, uvicorn), all at
+        once so their shutdowns overlap; SIGKILL to any that is still there after 60 s."""
+        running = [process for process, _log in reversed(self.background) if process.poll() is None]
+        for process in running:
+            os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        for process in running:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def check_code(example: Example) -> str | None:
@@ -342,7 +349,7 @@ def _examples(lang: str) -> list:
 class Page:
     """Runs a page's blocks in order; a test for block i first runs any block before it."""
 
-    def __init__(self, lang: str, workdir: Path) -> None:
+    def __init__(self, path: Path, workdir: Path) -> None:
         for name in PROJECT_FILES:
             source = ROOT / name
             if source.is_dir():
@@ -350,26 +357,74 @@ class Page:
             else:
                 shutil.copy(source, workdir / name)
         self.run = PageRun(workdir, {port: _free_port() for port in PAGE_PORTS})
-        self.examples = list(parse_page(PAGES[lang], self.run))
+        self.examples = list(parse_page(path, self.run))
         self.done = 0
         self.failed: str | None = None
+        self.outcomes: list[str | None] = []  # per block run: None, or why it failed
 
     def through(self, index: int) -> None:
+        """Run the blocks up to ``index`` (those not run yet); block ``index``'s outcome."""
         while self.done <= index:
             i, example = self.done, self.examples[self.done]
             self.done += 1
             if self.failed:
-                if i == index:
-                    pytest.fail(f"not run: {self.failed} failed before it", pytrace=False)
+                self.outcomes.append(f"not run: {self.failed} failed before it")
                 continue
+            try:
+                example.evaluate()
+                self.outcomes.append(None)
+            except SKIPPED:
+                self.outcomes.append(None)  # a skipped block is the document's, not a failure
+                if i == index:
+                    raise
+            except Exception as exc:
+                self.failed = f"the block at line {example.line}"
+                self.outcomes.append(f"failed: {str(exc).strip().splitlines()[0][:300]}")
+                raise
+        if self.outcomes[index] is not None:
+            pytest.fail(self.outcomes[index], pytrace=False)
+
+
+class Twin:
+    """A page whose blocks are, one for one, another page's (docs/tutorial.es.md shows the
+    English page's console and python blocks byte for byte, in the same order, and only its
+    prose and skip reasons differ). Its console blocks are not run a second time: each passes
+    when the same block of the other page passed. Its python blocks are still checked against
+    their files and its skip directives still skip, with its own reasons."""
+
+    def __init__(self, path: Path, same_as: Page) -> None:
+        self.same_as = same_as
+        self.examples = list(parse_page(path))  # evaluating a console block runs nothing
+        self.done = 0
+
+    def through(self, index: int) -> None:
+        try:
+            self.same_as.through(index)
+        except (*SKIPPED, pytest.fail.Exception, Exception):
+            pass  # its outcome is recorded; skips come from this page's own directives, below
+        outcome = self.same_as.outcomes[index]
+        if outcome is not None:
+            pytest.fail(f"the same block of the other page: {outcome}", pytrace=False)
+        while self.done <= index:
+            i, example = self.done, self.examples[self.done]
+            self.done += 1
             try:
                 example.evaluate()
             except SKIPPED:
                 if i == index:
                     raise
-            except Exception:
-                self.failed = f"the block at line {example.line}"
-                raise
+
+
+def twins(first: Path, second: Path) -> bool:
+    """Whether two pages show the same console and python blocks, and skip directives in the
+    same places, in the same order."""
+
+    def shape(path: Path) -> list[tuple[str, str | None]]:
+        return [
+            (_kind(e), e.parsed if isinstance(e.parsed, str) else None) for e in parse_page(path)
+        ]
+
+    return shape(first) == shape(second)
 
 
 @pytest.fixture(scope="module")
@@ -377,8 +432,12 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Page]]
     opened: dict[str, Page] = {}
 
     class Lazy(dict):
-        def __missing__(self, lang: str) -> Page:
-            self[lang] = opened[lang] = Page(lang, tmp_path_factory.mktemp(f"tutorial-{lang}"))
+        def __missing__(self, lang: str) -> Page | Twin:
+            if lang != "en" and twins(PAGES["en"], PAGES[lang]):
+                self[lang] = Twin(PAGES[lang], self["en"])
+                return self[lang]
+            workdir = tmp_path_factory.mktemp(f"tutorial-{lang}")
+            self[lang] = opened[lang] = Page(PAGES[lang], workdir)
             return opened[lang]
 
     yield Lazy()
@@ -386,17 +445,19 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Page]]
         page.run.stop()
 
 
+# A page's blocks run in order, in one process; the Spanish page's with the English page's,
+# whose blocks it shows (see Twin).
 @pytest.mark.slow
-@pytest.mark.xdist_group("tutorial-en")  # a page's blocks run in order, in one process
+@pytest.mark.xdist_group("tutorial")
 @pytest.mark.parametrize("index", _examples("en"))
-def test_tutorial_en(pages: dict[str, Page], index: int) -> None:
+def test_tutorial_en(pages: dict[str, Page | Twin], index: int) -> None:
     pages["en"].through(index)
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("tutorial-es")
+@pytest.mark.xdist_group("tutorial")
 @pytest.mark.parametrize("index", _examples("es"))
-def test_tutorial_es(pages: dict[str, Page], index: int) -> None:
+def test_tutorial_es(pages: dict[str, Page | Twin], index: int) -> None:
     pages["es"].through(index)
 
 
@@ -469,6 +530,56 @@ def test_skip_directive_skips_the_next_block(tmp_path: Path) -> None:
     skip.evaluate()
     with pytest.raises(unittest.SkipTest, match="not here"):
         block.evaluate()
+
+
+def test_the_spanish_page_shows_the_english_pages_blocks() -> None:
+    """What lets the Spanish page's console blocks pass on the English page's run (Twin): the
+    same blocks, byte for byte, in the same order. A page that stops being a twin runs its own
+    blocks."""
+    assert twins(PAGES["en"], PAGES["es"])
+
+
+def _write(path: Path, *parts: str) -> Path:
+    path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    return path
+
+
+SKIP_EN, SKIP_ES = '<!-- skip: next "not here" -->', '<!-- skip: next "aquí no" -->'
+HELLO = "```console\n$ echo hello\nhello\n```"
+
+
+@pytest.mark.parametrize(
+    ("second", "same"),
+    [
+        pytest.param(["Otro texto.", SKIP_ES, "```console\n$ false\n```", HELLO], True, id="prose"),
+        pytest.param(
+            ["Text.", SKIP_EN, "```console\n$ false\n```", HELLO.replace("o\n`", "o!\n`")],
+            False,
+            id="other-output",
+        ),  # fmt: skip
+        pytest.param(["Text.", "```console\n$ false\n```", HELLO], False, id="no-skip"),
+        pytest.param(["Text.", SKIP_EN, "```console\n$ false\n```"], False, id="a-block-less"),
+    ],
+)
+def test_twins_are_pages_with_the_same_blocks(tmp_path: Path, second: list[str], same: bool):
+    first = _write(tmp_path / "a.md", "Text.", SKIP_EN, "```console\n$ false\n```", HELLO)
+    assert twins(first, _write(tmp_path / "b.md", *second)) is same
+
+
+def test_a_twin_fails_where_its_page_fails_and_skips_with_its_own_reason(tmp_path: Path):
+    blocks = [SKIP_EN, "```console\n$ false\n```", "```console\n$ echo hi\nbye\n```", HELLO]
+    english = _write(tmp_path / "en.md", *blocks)
+    spanish = _write(tmp_path / "es.md", SKIP_ES, *blocks[1:])
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    twin = Twin(spanish, Page(english, workdir))
+    twin.through(0)
+    with pytest.raises(unittest.SkipTest, match="aquí no"):
+        twin.through(1)
+    with pytest.raises(pytest.fail.Exception, match="the same block of the other page: failed"):
+        twin.through(2)
+    with pytest.raises(pytest.fail.Exception, match="not run: the block at line 7 failed"):
+        twin.through(3)
 
 
 A, B = "a" * 32, "b" * 32  # ids as a page shows them
