@@ -56,23 +56,21 @@ def test_ui_url(host: str, url: str) -> None:
     assert ui_url(host, 5000) == url
 
 
-def test_ui_command_uses_mlts_store(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ui_command_uses_mlts_store_and_shows_no_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store URIs reach ``mlflow ui`` through its environment: a password in them is not
+    on a command line that ``ps`` shows to everyone."""
+    secret = "postgresql://ana:s3cret-pw@db.example/mlflow"
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", "sqlite:///registry.db")
-    command = ui_command("sqlite:///mlflow.db", "127.0.0.1", 5123)
-    assert command[:3] == [sys.executable, "-m", "mlflow"]
-    assert command[3:] == [
-        "ui",
-        "--backend-store-uri",
-        "sqlite:///mlflow.db",
-        "--registry-store-uri",
-        "sqlite:///registry.db",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "5123",
-        "--workers",
-        "1",
+    command, env = ui_command(secret, "127.0.0.1", 5123)
+    assert command == [
+        sys.executable,
+        *("-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", "5123", "--workers", "1"),
     ]
+    assert env["MLFLOW_BACKEND_STORE_URI"] == secret
+    assert env["MLFLOW_REGISTRY_STORE_URI"] == "sqlite:///registry.db"
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI")
+    monkeypatch.setenv("MLFLOW_REGISTRY_STORE_URI", "sqlite:///stale.db")
+    assert "MLFLOW_REGISTRY_STORE_URI" not in ui_command(secret, "127.0.0.1", 5123)[1]
 
 
 def test_http_tracking_uri_points_at_the_servers_own_ui() -> None:

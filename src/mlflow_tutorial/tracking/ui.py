@@ -46,13 +46,17 @@ def ui_url(host: str, port: int) -> str:
     return http_url(DEFAULT_HOST if listens_everywhere(host) else host, port)
 
 
-def ui_command(tracking_uri: str, host: str, port: int) -> list[str]:
-    """The ``mlflow ui`` command line for a local store."""
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri]
+def ui_command(tracking_uri: str, host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The ``mlflow ui`` command line for a local store, and its environment: the store URIs
+    go in MLflow's own variables, not on the command line, where ``ps`` would show any
+    password in them to every user of the machine."""
+    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": tracking_uri}
+    env.pop("MLFLOW_REGISTRY_STORE_URI", None)
     registry = os.environ.get(REGISTRY_URI_ENV)
     if registry:
-        command += ["--registry-store-uri", registry]
-    return [*command, "--host", host.strip("[]"), "--port", str(port), "--workers", "1"]
+        env["MLFLOW_REGISTRY_STORE_URI"] = registry
+    command = [sys.executable, "-m", "mlflow", "ui", "--host", host.strip("[]")]
+    return [*command, "--port", str(port), "--workers", "1"], env
 
 
 def run_ui(
@@ -73,8 +77,10 @@ def run_ui(
     check_port(host.strip("[]"), port)
     url = ui_url(host, port)
     with tempfile.TemporaryFile(mode="w+", prefix="mlt-ui-") as log:
+        command, env = ui_command(tracking.uri, host, port)
         process = subprocess.Popen(
-            ui_command(tracking.uri, host, port),
+            command,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
