@@ -105,11 +105,19 @@ def build_store(workdir: Path, images: Path) -> dict[str, str]:
 
 def browser() -> str | None:
     """The Chromium binary, if both it and Playwright are installed."""
+    return None if missing() else shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def missing() -> list[str]:
+    """What the screenshots need and this machine lacks, as the commands that install it."""
+    needs = []
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        needs.append("Chromium (apt-get install -y chromium)")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return None
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+        needs.append("Playwright (pip install playwright)")
+    return needs
 
 
 def capture(workdir: Path, store: dict[str, str], images: Path) -> dict[str, str]:
@@ -175,8 +183,8 @@ def main() -> None:
         store = build_store(workdir, IMAGES)
         if options.no_screenshot:
             pass
-        elif browser() is None:
-            print("no chromium or playwright: the UI screenshots are left as they were")
+        elif missing():
+            print(f"no {' or '.join(missing())}: the UI screenshots are left as they were")
         else:
             capture(workdir, store, IMAGES)
     for image in sorted(IMAGES.glob("*.png")):

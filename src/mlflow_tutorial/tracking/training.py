@@ -298,29 +298,32 @@ EXPERIMENT_KIND = "mlflow.experimentKind"
 
 
 def _set_experiment(tracking: Tracking):
+    # On a server with logins, an experiment that another process of the same user has just
+    # created is refused for a moment: its creator's permission is written after the
+    # experiment. A refusal is asked again a few times before it is the answer.
+    for attempt in range(1, PERMISSION_ATTEMPTS):
+        try:
+            return _use_experiment(tracking)
+        except PermissionDeniedError:
+            time.sleep(0.5 * attempt)
+    return _use_experiment(tracking)
+
+
+def _use_experiment(tracking: Tracking):
+    """``mlflow.set_experiment`` (creating it if needed), tagged for the UI's training view."""
     import mlflow
 
     prefix = f"cannot use experiment {tracking.experiment!r}"
     use = Access("use", f"experiment {tracking.experiment!r}", "READ", OWN_EXPERIMENT_HINT)
-    # On a server with logins, an experiment that another process of the same user has just
-    # created is refused for a moment: its creator's permission is written after the
-    # experiment. A refusal is asked again a few times before it is the answer.
-    for attempt in range(1, PERMISSION_ATTEMPTS + 1):
-        try:
-            # store_lock: parallel trainers would race to create the experiment.
-            with (
-                mlflow_errors(prefix=prefix, error=TrackingError, access=use),
-                store_lock(tracking.uri),
-            ):
-                experiment = mlflow.set_experiment(tracking.experiment)
-                if EXPERIMENT_KIND not in experiment.tags:  # the UI opens its training view
-                    mlflow.set_experiment_tag(EXPERIMENT_KIND, "custom_model_development")
-                return experiment
-        except PermissionDeniedError:
-            if attempt == PERMISSION_ATTEMPTS:
-                raise
-            time.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")
+    # store_lock: parallel trainers would race to create the experiment.
+    with (
+        mlflow_errors(prefix=prefix, error=TrackingError, access=use),
+        store_lock(tracking.uri),
+    ):
+        experiment = mlflow.set_experiment(tracking.experiment)
+        if EXPERIMENT_KIND not in experiment.tags:  # the UI opens its training view
+            mlflow.set_experiment_tag(EXPERIMENT_KIND, "custom_model_development")
+        return experiment
 
 
 def _log_dataset(dataset: Any) -> None:
