@@ -382,7 +382,8 @@ def finish(procs: list[subprocess.Popen]) -> list[str]:
 
 
 def test_eight_trainers_and_two_racing_registrations(server, client_dir):
-    experiment = "crowd"
+    # Names of their own, so that the test can run again on the same server (pytest-repeat).
+    experiment, model = f"crowd-{secrets.token_hex(4)}", f"race-model-{secrets.token_hex(4)}"
     started = time.monotonic()
     trainers = [
         start_mlt(
@@ -413,18 +414,18 @@ def test_eight_trainers_and_two_racing_registrations(server, client_dir):
     # Two registrations of different runs under one new name, at once.
     first, second = results[0]["run_id"], results[1]["run_id"]
     registrars = [
-        start_mlt(server, client_dir, "bob", "register", "--run", run_id, "--name", "race-model")
+        start_mlt(server, client_dir, "bob", "register", "--run", run_id, "--name", model)
         for run_id in (first, second)
     ]
     registered = [json.loads(out) for out in finish(registrars)]
     assert sorted(v["version"] for v in registered) == [1, 2]
-    assert versions(server, "race-model") == {v["version"]: v["run_id"] for v in registered}
-    assert set(versions(server, "race-model").values()) == {first, second}
-    champion = aliases(server, "race-model")["champion"]
-    assert champion in versions(server, "race-model")
+    assert versions(server, model) == {v["version"]: v["run_id"] for v in registered}
+    assert set(versions(server, model).values()) == {first, second}
+    champion = aliases(server, model)["champion"]
+    assert champion in versions(server, model)
     with server.as_user("bob"):
         resolved = MlflowClient(tracking_uri=server.url).get_model_version_by_alias(
-            "race-model", "champion"
+            model, "champion"
         )
     assert int(resolved.version) == champion
 

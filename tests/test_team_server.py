@@ -223,7 +223,7 @@ def test_two_trainings_at_once_against_the_server(team_server, client_dir):
 
 @pytest.mark.parametrize(
     ("through", "rounds"),
-    [("server", 30), ("database", 30)],
+    [("server", 60), ("database", 30)],
     ids=["server-60-rounds", "database-30-rounds"],
 )
 def test_concurrent_alias_moves_all_succeed(team_server, race_alias_moves, through, rounds):
