@@ -56,6 +56,9 @@ def using_store(store: Store) -> Iterator[Store]:
         mp.chdir(store.root)
         mp.setenv("MLFLOW_TRACKING_URI", store.uri)
         mlflow.set_tracking_uri(store.uri)
+        # No experiment made active by an earlier test in this process: its id means another
+        # experiment, or none, in this store (and a project run would be refused for it).
+        mp.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
         try:
             yield store
         finally:
