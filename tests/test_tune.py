@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -138,7 +139,8 @@ def test_two_commands_share_a_study(
     if database == "postgresql":
         storage = request.getfixturevalue("postgres_db")
     data = str(write_csv(rows=60))
-    args = ["tune", "--trials", "8", "--data", data, "--study", "shared", *FAST, "-f", "json"]
+    study = f"shared-{uuid.uuid4().hex[:8]}"  # the PostgreSQL database is the module's
+    args = ["tune", "--trials", "8", "--data", data, "--study", study, *FAST, "-f", "json"]
     args += ["--storage", storage]
     procs = [mlt(tmp_path, *args, "--jobs", "2"), mlt(tmp_path, *args)]
     outcomes = [p.communicate(timeout=600) for p in procs]
@@ -150,15 +152,45 @@ def test_two_commands_share_a_study(
     assert sum(r["ran"] for r in results) == 8
     assert results[0]["best_run_id"] == results[1]["best_run_id"]
 
-    parent, trials = study_runs(isolated_store, "shared")
+    parent, trials = study_runs(isolated_store, study)
     assert parent.info.status == "FINISHED"
     assert len(trials) == 8
     assert {r.info.status for r in trials} == {"FINISHED"}
     assert sorted(int(r.data.tags[TAG_TRIAL]) for r in trials) == sorted(
-        t.number for t in optuna_trials(storage, "shared") if t.state.name == "COMPLETE"
+        t.number for t in optuna_trials(storage, study) if t.state.name == "COMPLETE"
     )
     points = {(r.data.params["alpha"], r.data.params["l1_ratio"]) for r in trials}
     assert len(points) == 8
+
+
+def test_a_command_waits_for_the_trials_running_elsewhere(
+    isolated_store: str, tmp_path: Path, write_csv
+) -> None:
+    """The study's last trial runs in another worker: a command with nothing left to start
+    says so, waits for it, and reports the finished study, not one trial short."""
+    import optuna
+
+    data = str(write_csv(rows=60))
+    storage = study_storage(None, isolated_store)
+    args = ["tune", "--data", data, "--study", "w", *FAST, "-f", "json", "--storage", storage]
+    assert runner.invoke(app, [*args, "--trials", "2"]).exit_code == 0
+    study = optuna.load_study(study_name="w", storage=storage)
+    elsewhere = study.ask()  # RUNNING, as in another worker
+
+    proc = mlt(tmp_path, *args, "--trials", "3")
+    assert proc.stderr is not None
+    lines = []
+    while "waiting" not in (line := proc.stderr.readline()):
+        assert line, f"the command ended without waiting: {''.join(lines)}"
+        lines.append(line)
+    assert line.strip() == "2 of 3 trials complete; waiting for the trial running in another worker"
+    assert proc.poll() is None
+    study.tell(elsewhere, 1e9)  # worse than both: the best trial stays one with a run
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    result = json.loads(out)
+    assert (result["trials"], result["ran"]) == (3, 0)
+    assert result["best_trial"] in (0, 1)
 
 
 def test_register_best_on_a_study(isolated_store: str, write_csv) -> None:

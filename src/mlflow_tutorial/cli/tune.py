@@ -150,8 +150,8 @@ def tune(
     )
     fmt = choose_format(fmt)
     store = tracking(tracking_uri, experiment)
-    with _progress(trials, bar=jobs == 1) as on_trial:
-        result = run_study(options, train_options, store, on_trial)
+    with _progress(trials, bar=jobs == 1) as (on_trial, on_wait):
+        result = run_study(options, train_options, store, on_trial, on_wait)
     record = result.to_dict()
     columns = [
         Column("study", lambda r: r["study"]),
@@ -173,6 +173,12 @@ def tune(
             f"on the test split. Next: mlt register --best --study {result.study}",
             style="dim",
         )
+
+
+def _running(n: int) -> str:
+    if n == 1:
+        return "the trial running in another worker"
+    return f"the {n} trials running in other workers"
 
 
 def _test_metric(name: str) -> Any:
@@ -198,8 +204,14 @@ def _progress(total: int, bar: bool) -> Iterator[Any]:
             highlight=False,
         )
 
+    def waiting(running: int, complete: int) -> None:
+        console.print(
+            f"{complete} of {total} trials complete; waiting for {_running(running)}",
+            highlight=False,
+        )
+
     if not (bar and console.is_terminal):
-        yield report
+        yield report, waiting
         return
     with Progress(
         TextColumn("[bold]tuning"),
@@ -219,4 +231,4 @@ def _progress(total: int, bar: bool) -> Iterator[Any]:
                 description=f"best {trial.best_cv_rmse:.4g}",
             )
 
-        yield on_trial
+        yield on_trial, waiting

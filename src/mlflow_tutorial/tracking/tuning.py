@@ -36,7 +36,8 @@ Workers: ``jobs`` processes on this machine (forked after the imports, before an
 to a store), and any number of ``mlt tune --study NAME`` commands elsewhere, join one study.
 The study stops at ``trials`` complete trials: a worker does not start a trial when the study
 has that many complete or running, and a trial that finds ``trials`` ahead of it (in trial
-order) ends PRUNED without params or a run.
+order) ends PRUNED without params or a run. A worker with nothing left to start waits for
+the trials running elsewhere, so every command on a study reports the same final study.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ GRACE_SECONDS = 30  # a RUNNING trial without a heartbeat this long is failed an
 PARENT_WAIT_SECONDS = 60  # how long a joining worker waits for the study's parent run
 STORAGE_ATTEMPTS = 5  # opening the study storage while other workers create its tables
 RETRIES = 3
+SETTLE_SECONDS = 0.5  # how often a worker looks at trials running elsewhere
 
 # Attributes of the Optuna study and its trials.
 PARENT_ATTR = "mlflow_parent_run_id"
@@ -153,6 +155,8 @@ class TuneResult:
 
 
 TrialCallback = Callable[[TrialReport], None]
+# Called once when this command waits for trials running elsewhere: (running, complete).
+WaitCallback = Callable[[int, int], None]
 
 
 def _optuna() -> Any:
@@ -245,13 +249,16 @@ def tune(
     train_options: TrainOptions | None = None,
     tracking: Tracking | None = None,
     on_trial: TrialCallback | None = None,
+    on_wait: WaitCallback | None = None,
 ) -> TuneResult:
     """Run (or join, or resume) a study until it has ``options.trials`` complete trials or
     ``options.timeout`` seconds have passed; return the study's best trial.
 
     ``on_trial`` is called in the process that ran the trial (with ``jobs`` > 1, also in the
-    forked workers). Ctrl-C or SIGTERM ends the trial being run KILLED in MLflow (FAIL in
-    Optuna) and the parent run KILLED; the same call resumes the study.
+    forked workers). ``on_wait`` is called when the command has no trial left to start and
+    waits for trials running in other commands. Ctrl-C or SIGTERM ends the trial being run
+    KILLED in MLflow (FAIL in Optuna) and the parent run KILLED; the same call resumes the
+    study.
     """
     options = options or TuneOptions()
     train_options = train_options or TrainOptions()
@@ -274,6 +281,7 @@ def tune(
     work = _Worker(
         name, url, options, train_options, tracking, data, parts, optuna, on_trial, main=True
     )
+    work.on_wait = on_wait
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         with _workers(work, options.jobs - 1) as children:
@@ -383,6 +391,7 @@ class _Worker:
         self.train_options, self.tracking = train_options, tracking
         self.data, self.parts, self.optuna = data, parts, optuna
         self.on_trial, self.main, self.index = on_trial, main, 0
+        self.on_wait: WaitCallback | None = None
         self.ran = 0
         self.study: Any = None
         self.context: Any = None
@@ -393,6 +402,7 @@ class _Worker:
         state = dict(self.__dict__)
         state["optuna"] = None
         state["on_trial"] = None  # a closure of the command's: not picklable
+        state["on_wait"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -545,18 +555,49 @@ class _Worker:
             if len(study.get_trials(deepcopy=False, states=states)) >= self.options.trials:
                 study.stop()
 
-        if len(self.study.get_trials(deepcopy=False, states=states)) >= self.options.trials:
-            return
+        timeout = self.options.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            self.study.optimize(
-                objective,
-                n_trials=None,
-                timeout=self.options.timeout,
-                callbacks=[self._recorded, stop_when_full],
-                gc_after_trial=False,
-            )
+            while self._needs_trials(deadline):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self.study.optimize(
+                    objective,
+                    n_trials=None,
+                    timeout=left,
+                    callbacks=[self._recorded, stop_when_full],
+                    gc_after_trial=False,
+                )
         finally:
             self._abandon()
+
+    def _needs_trials(self, deadline: float | None) -> bool:
+        """Whether this worker should run trials: the study has fewer than ``trials``
+        complete, running or waiting, or a failed trial waits to be run again. While the
+        last trials run in other workers, wait for them (a dead worker's trial is failed
+        after ``GRACE_SECONDS`` and queued again), so that every command on a study ends
+        with the same complete trials and the same best one."""
+        optuna = self.optuna
+        state = optuna.trial.TrialState
+        told = False
+        while True:
+            with _storage_errors(self.url):
+                optuna.storages.fail_stale_trials(self.study)
+                trials = self.study.get_trials(
+                    deepcopy=False, states=(state.COMPLETE, state.RUNNING, state.WAITING)
+                )
+            if sum(t.state == state.COMPLETE for t in trials) >= self.options.trials:
+                return False
+            if len(trials) < self.options.trials or any(t.state == state.WAITING for t in trials):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if not told and self.main and self.on_wait:
+                running = sum(t.state == state.RUNNING for t in trials)
+                self.on_wait(running, len(trials) - running)
+                told = True
+            time.sleep(SETTLE_SECONDS)
 
     def trial(self, trial: Any) -> float:
         import mlflow
