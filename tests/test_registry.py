@@ -240,7 +240,7 @@ def test_concurrent_alias_moves_all_succeed(isolated_store, race_alias_moves, ro
     again. The refusals counted prove the race was run, not dodged."""
     race = race_alias_moves(isolated_store, rounds)
     print(race)
-    assert race.rounds == rounds
+    assert race.rounds >= rounds
     assert race.retried > 0, f"{race}: no mover ever collided, so nothing was tested"
 
 

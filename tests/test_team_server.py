@@ -235,7 +235,7 @@ def test_concurrent_alias_moves_all_succeed(team_server, race_alias_moves, throu
     uri = team_server.url if through == "server" else team_server.db
     race = race_alias_moves(uri, rounds)
     print(race)
-    assert race.rounds == rounds
+    assert race.rounds >= rounds
     assert race.retried > 0, f"{race}: no mover ever collided, so nothing was tested"
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,23 @@ def optuna_trials(storage: str, study: str) -> list:
     return optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)
 
 
+STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_command_left() -> Iterator[None]:
+    """A command a failed test left running is killed, not left to load the machine."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def mlt(cwd: Path, *args: str, **popen: object) -> subprocess.Popen:
     env = dict(os.environ, MLT_STUDY_STORAGE=os.environ.get("MLT_STUDY_STORAGE", ""))
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow_tutorial", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -51,6 +66,8 @@ def mlt(cwd: Path, *args: str, **popen: object) -> subprocess.Popen:
         env={k: v for k, v in env.items() if v},
         **popen,  # type: ignore[call-overload]
     )
+    STARTED.append(proc)
+    return proc
 
 
 def test_a_seeded_study_is_reproducible(isolated_store: str, write_csv) -> None:
@@ -110,6 +127,9 @@ def test_an_interrupted_study_resumes(tmp_path: Path, isolated_store: str, write
     assert "RUNNING" not in {r.info.status for r in trials}
     done_before = sum(r.info.status == "FINISHED" for r in trials)
     assert 2 <= done_before < 6
+    # Nor in Optuna: a trial stopped while Optuna started it would hold the study open.
+    study = optuna_trials(study_storage(None, isolated_store), "s")
+    assert "RUNNING" not in {t.state.name for t in study}
 
     second = mlt(tmp_path, *args)
     out, err = second.communicate(timeout=600)
@@ -191,6 +211,28 @@ def test_a_command_waits_for_the_trials_running_elsewhere(
     result = json.loads(out)
     assert (result["trials"], result["ran"]) == (3, 0)
     assert result["best_trial"] in (0, 1)
+
+
+def test_a_trial_whose_worker_died_starting_it_is_run_again(
+    isolated_store: str, write_csv, monkeypatch
+) -> None:
+    """A worker killed while Optuna started a trial leaves it RUNNING with no heartbeat,
+    which would hold the study open for good: it is failed, and a trial run in its place."""
+    import optuna
+
+    from mlflow_tutorial.tracking import tuning
+
+    storage = study_storage(None, isolated_store)
+    store = Tracking(isolated_store, "mlt")
+    train = TrainOptions(data=str(write_csv(rows=60)), plots=False)
+    tune(TuneOptions(trials=2, study="o", folds=3), train, store)
+    orphan = optuna.load_study(study_name="o", storage=storage).ask()
+    monkeypatch.setattr(tuning, "ORPHAN_SECONDS", 0)  # instead of waiting two minutes
+    # A deadline, so that a study held open fails the test rather than hangs it.
+    result = tune(TuneOptions(trials=3, study="o", folds=3, timeout=120), train, store)
+    assert (result.trials, result.ran) == (3, 1)
+    states = {t.number: t.state.name for t in optuna_trials(storage, "o")}
+    assert states == {0: "COMPLETE", 1: "COMPLETE", orphan.number: "FAIL", 3: "COMPLETE"}
 
 
 def test_register_best_on_a_study(isolated_store: str, write_csv) -> None:

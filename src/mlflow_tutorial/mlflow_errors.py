@@ -30,8 +30,10 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .errors import (
     AlreadyExistsError,
@@ -253,3 +255,20 @@ def _loaded_instance(exc: BaseException, module: str, name: str) -> bool:
 
 
 # ---------------------------------------------------------------- the scoring protocol's errors
+
+
+T = TypeVar("T")
+PERMISSION_ATTEMPTS = 3
+
+
+def until_permitted(call: Callable[[], T]) -> T:
+    """``call()``, asked again (up to ``PERMISSION_ATTEMPTS`` times, 0.5 s then 1 s apart)
+    while it raises :class:`PermissionDeniedError`. On a server with logins, an experiment or
+    a registered model that another process of the same user has just created is refused
+    for a moment: its creator's permission is written after the object itself."""
+    for attempt in range(1, PERMISSION_ATTEMPTS):
+        try:
+            return call()
+        except PermissionDeniedError:
+            time.sleep(0.5 * attempt)
+    return call()

@@ -133,6 +133,7 @@ def command(func: F) -> F:
                 raise
             error(exc.message)
         except KeyboardInterrupt:
+            _kill_open_runs()
             if debug:
                 raise
             error("interrupted")
@@ -150,6 +151,17 @@ def command(func: F) -> F:
         raise typer.Exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _kill_open_runs() -> None:
+    """An interrupted command leaves no MLflow run of its own RUNNING (a safety net: the
+    library ends its runs KILLED itself)."""
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is None:
+        return
+    with contextlib.suppress(Exception):
+        while mlflow.active_run() is not None:
+            mlflow.end_run("KILLED")
 
 
 def _os_message(exc: OSError) -> str:

@@ -21,7 +21,7 @@ from ..errors import (
     ModelNotFoundError,
     RunNotFoundError,
 )
-from ..mlflow_errors import Access, mlflow_errors
+from ..mlflow_errors import Access, mlflow_errors, until_permitted
 from ..names import (
     DEFAULT_ALIAS,
     MODEL_NAME,
@@ -117,6 +117,7 @@ def register_model(
         # already exists" on stderr: a second line before any error. A model that exists
         # already (made by another process a moment ago, too) is the one to add a version to.
         add = Access("add versions to", f"registered model {name!r}", "EDIT", OWN_MODEL_HINT)
+        made = False
         with contextlib.suppress(AlreadyExistsError), mlflow_errors(access=add):
             on = f" on {run_dataset}" if run_dataset else ""
             kind = (
@@ -125,15 +126,21 @@ def register_model(
                 else "ElasticNet regressors"
             )
             client.create_registered_model(name, description=f"{kind} trained by mlt{on}")
-        with mlflow_errors(access=add):
-            version = client.create_model_version(
-                name,
-                model_uri,
-                run_id=run_id,
-                tags=tags,
-                model_id=model_uri.removeprefix("models:/"),
-                description=describe_version(run),
-            )
+            made = True
+
+        def add_version() -> Any:
+            with mlflow_errors(access=add):
+                return client.create_model_version(
+                    name,
+                    model_uri,
+                    run_id=run_id,
+                    tags=tags,
+                    model_id=model_uri.removeprefix("models:/"),
+                    description=describe_version(run),
+                )
+
+        # A model made by another process a moment ago may still refuse its versions.
+        version = add_version() if made else until_permitted(add_version)
     for alias in aliases:
         set_alias(client, name, alias, int(version.version), why=why)
     with mlflow_errors():

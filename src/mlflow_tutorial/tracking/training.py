@@ -19,7 +19,6 @@ import itertools
 import math
 import numbers
 import os
-import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..config import Tracking, store_lock
 from ..data import DEFAULT_DATASET, Dataset, Split, check_test_size, load_dataset, split
-from ..errors import InvalidParameterError, PermissionDeniedError, TrackingError
-from ..mlflow_errors import Access, is_mlflow_error, mlflow_errors
+from ..errors import InvalidParameterError, TrackingError
+from ..mlflow_errors import Access, is_mlflow_error, mlflow_errors, until_permitted
 from ..names import (
     MODEL_NAME,
     TAG_DATASET,
@@ -41,6 +40,7 @@ from ..names import (
     TAG_TASK,
     TAG_VERSION,
 )
+from ..signals import DeferredSignals
 from .run_records import dataset_input, sample_signature
 
 if TYPE_CHECKING:
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 RUN_ID_ENV = "MLFLOW_RUN_ID"
 # The way out of a 403 on someone else's experiment.
 OWN_EXPERIMENT_HINT = "or use -e for an experiment of your own"
-PERMISSION_ATTEMPTS = 3
 DEFAULT_ALPHA = 0.5
 DEFAULT_L1_RATIO = 0.5
 DEFAULT_TEST_SIZE = 0.25
@@ -282,15 +281,33 @@ def _run_tags(context: RunContext) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _tracked_run(**kwargs: Any) -> Iterator[Any]:
-    """``mlflow.start_run``, but an interrupted run ends KILLED (failures end FAILED)."""
+    """``mlflow.start_run``, but an interrupted run ends KILLED (failures end FAILED). Ctrl-C
+    or SIGTERM while MLflow creates or ends the run acts once that is done: a run stopped
+    in between would stay RUNNING."""
     import mlflow
 
-    with mlflow.start_run(**kwargs) as run:
+    held = DeferredSignals()
+    try:
+        run = mlflow.start_run(**kwargs)
+    except BaseException:
+        held.release(raise_now=False)
+        raise
+    status = "FINISHED"
+    try:
+        held.release()  # a signal that came meanwhile interrupts the run here
+        yield run
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    except BaseException:
+        status = "FAILED"
+        raise
+    finally:
+        held = DeferredSignals()
         try:
-            yield run
-        except KeyboardInterrupt:
-            mlflow.end_run("KILLED")
-            raise
+            mlflow.end_run(status)
+        finally:
+            held.release(raise_now=status == "FINISHED")
 
 
 # The tag MLflow 3's UI reads to pick its view (model training, not GenAI).
@@ -298,15 +315,7 @@ EXPERIMENT_KIND = "mlflow.experimentKind"
 
 
 def _set_experiment(tracking: Tracking):
-    # On a server with logins, an experiment that another process of the same user has just
-    # created is refused for a moment: its creator's permission is written after the
-    # experiment. A refusal is asked again a few times before it is the answer.
-    for attempt in range(1, PERMISSION_ATTEMPTS):
-        try:
-            return _use_experiment(tracking)
-        except PermissionDeniedError:
-            time.sleep(0.5 * attempt)
-    return _use_experiment(tracking)
+    return until_permitted(lambda: _use_experiment(tracking))
 
 
 def _use_experiment(tracking: Tracking):

@@ -44,10 +44,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import math
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import time
 import warnings
@@ -68,6 +70,7 @@ from ..errors import (
 )
 from ..mlflow_errors import as_mlt_error, is_mlflow_error, mlflow_errors
 from ..names import TAG_DATASET, TAG_STUDY, TAG_TRIAL, TAG_VERSION
+from ..signals import DeferredSignals
 from .comparison import RunSummary, best_run
 from .training import (
     TrainOptions,
@@ -90,11 +93,15 @@ PARENT_WAIT_SECONDS = 60  # how long a joining worker waits for the study's pare
 STORAGE_ATTEMPTS = 5  # opening the study storage while other workers create its tables
 RETRIES = 3
 SETTLE_SECONDS = 0.5  # how often a worker looks at trials running elsewhere
+# A RUNNING trial that no worker has begun (no WORKER_ATTR) this long after its start: its
+# worker died while Optuna started it, before any heartbeat. It is failed, and run again.
+ORPHAN_SECONDS = 120
 
 # Attributes of the Optuna study and its trials.
 PARENT_ATTR = "mlflow_parent_run_id"
 SETTINGS_ATTR = "mlt_settings"
 RUN_ATTR = "mlflow_run_id"
+WORKER_ATTR = "mlt_worker"  # host:pid of the worker running the trial, set as it begins
 MODEL_ATTR = "mlflow_model_uri"
 
 # Tags on the parent run.
@@ -396,7 +403,8 @@ class _Worker:
         self.study: Any = None
         self.context: Any = None
         self.parent_run_id: str | None = None
-        self.pending: tuple[contextlib.ExitStack, TrialReport, _DeferredSignals] | None = None
+        self.pending: tuple[contextlib.ExitStack, TrialReport, DeferredSignals] | None = None
+        self.held: DeferredSignals | None = None  # signals held between Optuna's steps
 
     def __getstate__(self) -> dict[str, Any]:  # for spawn: the module is imported again
         state = dict(self.__dict__)
@@ -537,6 +545,8 @@ class _Worker:
         first = [True]
 
         def objective(trial: Any) -> float:
+            self._release_held()  # Optuna has recorded the trial's start: a signal may act
+            trial.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{os.getpid()}")
             if first[0]:
                 # A stream of its own for each worker and each resumption: the number of the
                 # first trial it runs, unique in the study (0 for a new study: reproducible).
@@ -562,6 +572,9 @@ class _Worker:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     break
+                # Ctrl-C and SIGTERM wait while Optuna starts a trial (its row written, no
+                # heartbeat yet): a trial stopped there would stay RUNNING for good.
+                self.held = DeferredSignals()
                 self.study.optimize(
                     objective,
                     n_trials=None,
@@ -569,15 +582,23 @@ class _Worker:
                     callbacks=[self._recorded, stop_when_full],
                     gc_after_trial=False,
                 )
+                self._release_held()
         finally:
             self._abandon()
+            self._release_held(raise_now=False)
+
+    def _release_held(self, raise_now: bool = True) -> None:
+        held, self.held = self.held, None
+        if held is not None:
+            held.release(raise_now)
 
     def _needs_trials(self, deadline: float | None) -> bool:
         """Whether this worker should run trials: the study has fewer than ``trials``
         complete, running or waiting, or a failed trial waits to be run again. While the
         last trials run in other workers, wait for them (a dead worker's trial is failed
-        after ``GRACE_SECONDS`` and queued again), so that every command on a study ends
-        with the same complete trials and the same best one."""
+        after ``GRACE_SECONDS`` and queued again, an orphan after ``ORPHAN_SECONDS``), so
+        that every command on a study ends with the same complete trials and the same best
+        one."""
         optuna = self.optuna
         state = optuna.trial.TrialState
         told = False
@@ -587,6 +608,11 @@ class _Worker:
                 trials = self.study.get_trials(
                     deepcopy=False, states=(state.COMPLETE, state.RUNNING, state.WAITING)
                 )
+                orphans = [t.number for t in trials if _orphan(t, state.RUNNING)]
+                for number in orphans:
+                    self.study.tell(number, state=state.FAIL, skip_if_finished=True)
+            if orphans:
+                continue
             if sum(t.state == state.COMPLETE for t in trials) >= self.options.trials:
                 return False
             if len(trials) < self.options.trials or any(t.state == state.WAITING for t in trials):
@@ -640,12 +666,13 @@ class _Worker:
             run_id=run.info.run_id,
             model_logged=bool(result.model_uri),
         )
-        self.pending = (stack, report, _DeferredSignals())
+        self.pending = (stack, report, DeferredSignals())
         return score
 
     def _recorded(self, study: Any, trial: Any) -> None:
         """Optuna's callback once a trial is recorded: end its run, report it, and let a
-        signal that came in meanwhile stop the study."""
+        signal that came in meanwhile stop the study (signals stay held otherwise, until
+        the next trial's objective starts or the study stops)."""
         import mlflow
 
         if self.pending is None:
@@ -663,7 +690,10 @@ class _Worker:
             else:
                 mlflow.end_run("FAILED")
         finally:
-            signals.release()
+            if signals.caught:
+                signals.release()  # KeyboardInterrupt: the study stops here
+            else:
+                self.held = signals  # until the next trial's objective starts
 
     def _abandon(self) -> None:
         """A trial left between its objective and its record (an error in Optuna's tell)."""
@@ -750,34 +780,21 @@ class _Worker:
         )
 
 
-class _DeferredSignals:
-    """From now until :meth:`release`, SIGINT and SIGTERM are noted, not acted on; release
-    then raises KeyboardInterrupt if one came (main thread only; elsewhere a no-op)."""
-
-    def __init__(self) -> None:
-        self.caught: list[int] = []
-        self.previous: dict[int, Any] = {}
-        try:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.previous[sig] = signal.signal(sig, self._note)
-        except ValueError:  # not the main thread
-            pass
-
-    def _note(self, signum: int, _frame: object) -> None:
-        self.caught.append(signum)
-
-    def release(self, raise_now: bool = True) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        self.previous = {}
-        if self.caught and raise_now:
-            raise KeyboardInterrupt
-
-
 def _seed(seed: int, number: int) -> int:
     import numpy as np
 
     return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+
+
+def _orphan(trial: Any, running: Any) -> bool:
+    """A RUNNING trial that no worker began, started ``ORPHAN_SECONDS`` ago (see there)."""
+    started = trial.datetime_start
+    return (
+        trial.state == running
+        and WORKER_ATTR not in trial.user_attrs
+        and started is not None
+        and (datetime.datetime.now() - started).total_seconds() > ORPHAN_SECONDS
+    )
 
 
 def _best_value(study: Any) -> float | None:
