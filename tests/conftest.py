@@ -16,7 +16,6 @@ import contextlib
 import logging
 import re
 import shutil
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -149,16 +148,12 @@ def all_runs() -> Callable[..., list]:
     return _all_runs
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def free_port() -> Callable[[], int]:
-    """``free_port()``: a TCP port on 127.0.0.1 that nothing listens on."""
-    return _free_port
+    """``free_port()``: a TCP port on 127.0.0.1 that nothing listens on (see ports.py)."""
+    from ports import free_port
+
+    return free_port
 
 
 def _small_csv(path: Path, rows: int = 40, sep: str = ",", **extra: Any) -> Path:

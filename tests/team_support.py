@@ -16,7 +16,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from mlflow_tutorial.config import STORE_ENVIRONMENT
+from ports import free_port
 
 BIN = Path(sys.executable).parent
 # Anything that could point a subprocess somewhere other than the server under test, or hand
@@ -62,12 +62,6 @@ def run_mlt(
         timeout=600,
         env=env,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

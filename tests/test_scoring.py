@@ -28,6 +28,7 @@ from mlflow_tutorial.config import Tracking
 from mlflow_tutorial.data import load_dataset
 from mlflow_tutorial.models.scoring import ScoringApp, check_model, short_message
 from mlflow_tutorial.tracking.training import train_grid
+from ports import free_port
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -827,12 +828,6 @@ def test_short_message(message, expected):
 
 
 # ---------------------------------------------------------------- a real server, bad requests
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def raw_request(port: int, head: bytes, body_parts=(), read: bool = True) -> tuple[int, bytes]:

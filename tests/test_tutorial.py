@@ -45,6 +45,7 @@ from sybil import Document, Example
 from sybil.parsers.markdown import CodeBlockParser, SkipParser
 
 from mlflow_tutorial.config import STORE_ENVIRONMENT
+from ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {"en": ROOT / "docs" / "tutorial.md", "es": ROOT / "docs" / "tutorial.es.md"}
@@ -188,12 +189,6 @@ def compare(expected: list[str], actual: str, ids: Ids | None = None) -> str | N
 
 def _literal(text: str) -> str:
     return r"\d*".join(re.escape(piece) for piece in FLOAT_TAIL.split(text))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _answers(port: int) -> bool:
@@ -356,7 +351,7 @@ class Page:
                 shutil.copytree(source, workdir / name, ignore=shutil.ignore_patterns("*.pyc"))
             else:
                 shutil.copy(source, workdir / name)
-        self.run = PageRun(workdir, {port: _free_port() for port in PAGE_PORTS})
+        self.run = PageRun(workdir, {port: free_port() for port in PAGE_PORTS})
         self.examples = list(parse_page(path, self.run))
         self.done = 0
         self.failed: str | None = None
@@ -512,7 +507,7 @@ def test_the_evaluator_fails_when_output_stops_matching(
 
     page = tmp_path / "page.md"
     page.write_text(f"Text.\n\n```console\n{block}```\n", encoding="utf-8")
-    run = PageRun(tmp_path, {5001: _free_port()})
+    run = PageRun(tmp_path, {5001: free_port()})
     (example,) = list(parse_page(page, run))
     if passes:
         example.evaluate()
