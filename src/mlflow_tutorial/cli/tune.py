@@ -115,7 +115,7 @@ def tune(
 
     Each trial is an MLflow run under one parent run per study; the best trials so far log
     their model. Interrupted, the same command resumes the study; started elsewhere with the
-    same --study and --storage, it joins it.
+    same --study and --storage, it joins it, and waits for the last trials to end.
 
     Examples: mlt tune --trials 20
 
