@@ -11,11 +11,11 @@ pytest-xdist worker, and each port once per session.
 from __future__ import annotations
 
 import os
+import random
 import socket
 from pathlib import Path
 
 BLOCK = 1000  # ports per xdist worker
-LOWEST = 10000
 
 
 def _ephemeral_low() -> int:
@@ -26,15 +26,23 @@ def _ephemeral_low() -> int:
 
 
 def _block() -> range:
+    """This worker's block: the workers' blocks side by side, just below the ephemeral range
+    (inside it on a machine whose range leaves no room), never overlapping."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
     index = int(worker) if worker.isdigit() else 0
-    start = LOWEST + BLOCK * index
-    if start + BLOCK > _ephemeral_low():  # a machine with a wide ephemeral range
-        start = max(1024, _ephemeral_low() - BLOCK * (index + 1))
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), index + 1)
+    start = max(1024, _ephemeral_low() - BLOCK * count) + BLOCK * index
     return range(start, start + BLOCK)
 
 
-_ports = iter(_block())
+def _order() -> list[int]:
+    """The block from a random point, so two sessions on one machine seldom meet."""
+    ports = list(_block())
+    turn = random.randrange(len(ports))
+    return ports[turn:] + ports[:turn]
+
+
+_ports = iter(_order())
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from mlflow_tutorial.cli import app
 from mlflow_tutorial.config import Tracking
 from mlflow_tutorial.names import TAG_STUDY, TAG_TRIAL
 from mlflow_tutorial.tracking.training import TrainOptions
-from mlflow_tutorial.tracking.tuning import TuneOptions, study_storage, tune
+from mlflow_tutorial.tracking.tuning import WORKER_ATTR, TuneOptions, study_storage, tune
 
 runner = CliRunner()
 FAST = ["--no-plots", "--folds", "3"]
@@ -195,14 +196,20 @@ def test_a_command_waits_for_the_trials_running_elsewhere(
     args = ["tune", "--data", data, "--study", "w", *FAST, "-f", "json", "--storage", storage]
     assert runner.invoke(app, [*args, "--trials", "2"]).exit_code == 0
     study = optuna.load_study(study_name="w", storage=storage)
-    elsewhere = study.ask()  # RUNNING, as in another worker
+    elsewhere = study.ask()  # RUNNING, and begun, as in another worker
+    elsewhere.set_user_attr(WORKER_ATTR, {"worker": "elsewhere:1", "trial": elsewhere.number})
 
     proc = mlt(tmp_path, *args, "--trials", "3")
     assert proc.stderr is not None
     lines = []
-    while "waiting" not in (line := proc.stderr.readline()):
-        assert line, f"the command ended without waiting: {''.join(lines)}"
-        lines.append(line)
+    watchdog = threading.Timer(120, proc.kill)  # a command that never says it waits
+    watchdog.start()
+    try:
+        while "waiting" not in (line := proc.stderr.readline()):
+            assert line, f"the command ended without waiting: {''.join(lines)}"
+            lines.append(line)
+    finally:
+        watchdog.cancel()
     assert line.strip() == "2 of 3 trials complete; waiting for the trial running in another worker"
     assert proc.poll() is None
     study.tell(elsewhere, 1e9)  # worse than both: the best trial stays one with a run

@@ -31,26 +31,42 @@ def stop_signals(handler: Any) -> Iterator[None]:
 
 class DeferredSignals:
     """From now until :meth:`release`, SIGINT and SIGTERM are noted, not acted on; release
-    then raises KeyboardInterrupt if one came. Main thread only (elsewhere a no-op), and a
-    no-op inside another hold, which then acts for both."""
+    then raises KeyboardInterrupt if one came. A second signal does not wait: the record
+    being written may be left half-done, but a user who insists is not kept waiting (a
+    store that does not answer can take minutes). Main thread only (elsewhere a no-op), and
+    a no-op inside another hold, which then acts for both."""
 
     def __init__(self) -> None:
         self.caught: list[int] = []
         self.previous: dict[int, Any] = {}
         if isinstance(getattr(signal.getsignal(signal.SIGINT), "__self__", None), DeferredSignals):
             return
-        try:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.previous[sig] = signal.signal(sig, self._note)
-        except ValueError:  # not the main thread
-            pass
+        with contextlib.suppress(ValueError):  # not the main thread
+            self.previous = _swap(dict.fromkeys(STOP_SIGNALS, self._note))
 
     def _note(self, signum: int, _frame: object) -> None:
         self.caught.append(signum)
+        if len(self.caught) > 1:
+            self.release()
 
     def release(self, raise_now: bool = True) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        self.previous = {}
+        previous, self.previous = self.previous, {}
+        if previous:
+            _swap(previous)
         if self.caught and raise_now:
             raise KeyboardInterrupt
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _swap(handlers: dict[int, Any]) -> dict[int, Any]:
+    """Install ``handlers`` with both signals blocked meanwhile (one arriving between the two
+    installs would find a handler of each kind); return the handlers they replace."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)

@@ -290,7 +290,7 @@ def _tracked_run(**kwargs: Any) -> Iterator[Any]:
     try:
         run = mlflow.start_run(**kwargs)
     except BaseException:
-        held.release(raise_now=False)
+        held.release()  # interrupted meanwhile: that, not the store's error, is the news
         raise
     status = "FINISHED"
     try:
@@ -305,7 +305,9 @@ def _tracked_run(**kwargs: Any) -> Iterator[Any]:
     finally:
         held = DeferredSignals()
         try:
-            mlflow.end_run(status)
+            active = mlflow.active_run()
+            if active is not None and active.info.run_id == run.info.run_id:
+                mlflow.end_run(status)
         finally:
             held.release(raise_now=status == "FINISHED")
 

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import math
 import multiprocessing
 import os
@@ -93,15 +92,16 @@ PARENT_WAIT_SECONDS = 60  # how long a joining worker waits for the study's pare
 STORAGE_ATTEMPTS = 5  # opening the study storage while other workers create its tables
 RETRIES = 3
 SETTLE_SECONDS = 0.5  # how often a worker looks at trials running elsewhere
-# A RUNNING trial that no worker has begun (no WORKER_ATTR) this long after its start: its
-# worker died while Optuna started it, before any heartbeat. It is failed, and run again.
+# A RUNNING trial that no worker has begun (no WORKER_ATTR for it), seen so this long by a
+# waiting worker: its worker died while Optuna started it, before any heartbeat. It is
+# failed, and another trial run in its place.
 ORPHAN_SECONDS = 120
 
 # Attributes of the Optuna study and its trials.
 PARENT_ATTR = "mlflow_parent_run_id"
 SETTINGS_ATTR = "mlt_settings"
 RUN_ATTR = "mlflow_run_id"
-WORKER_ATTR = "mlt_worker"  # host:pid of the worker running the trial, set as it begins
+WORKER_ATTR = "mlt_worker"  # {"worker": host:pid, "trial": number}, set as a trial begins
 MODEL_ATTR = "mlflow_model_uri"
 
 # Tags on the parent run.
@@ -405,6 +405,8 @@ class _Worker:
         self.parent_run_id: str | None = None
         self.pending: tuple[contextlib.ExitStack, TrialReport, DeferredSignals] | None = None
         self.held: DeferredSignals | None = None  # signals held between Optuna's steps
+        self.unbegun: dict[int, float] = {}  # trial number -> when first seen not begun
+        self.told_wait = False
 
     def __getstate__(self) -> dict[str, Any]:  # for spawn: the module is imported again
         state = dict(self.__dict__)
@@ -546,7 +548,7 @@ class _Worker:
 
         def objective(trial: Any) -> float:
             self._release_held()  # Optuna has recorded the trial's start: a signal may act
-            trial.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{os.getpid()}")
+            self._begin(trial)
             if first[0]:
                 # A stream of its own for each worker and each resumption: the number of the
                 # first trial it runs, unique in the study (0 for a new study: reproducible).
@@ -592,6 +594,16 @@ class _Worker:
         if held is not None:
             held.release(raise_now)
 
+    def _begin(self, trial: Any) -> None:
+        """Mark the trial as begun by this worker, its first heartbeat written before the
+        mark (Optuna's heartbeat thread writes its own at the same time): a trial with the
+        mark is left to the heartbeat rule, one without it to the orphan rule."""
+        storage = self.study._storage
+        if isinstance(storage, self.optuna.storages.RDBStorage):
+            storage.record_heartbeat(trial._trial_id)
+        worker = f"{socket.gethostname()}:{os.getpid()}"
+        trial.set_user_attr(WORKER_ATTR, {"worker": worker, "trial": trial.number})
+
     def _needs_trials(self, deadline: float | None) -> bool:
         """Whether this worker should run trials: the study has fewer than ``trials``
         complete, running or waiting, or a failed trial waits to be run again. While the
@@ -601,14 +613,13 @@ class _Worker:
         one."""
         optuna = self.optuna
         state = optuna.trial.TrialState
-        told = False
         while True:
             with _storage_errors(self.url):
                 optuna.storages.fail_stale_trials(self.study)
                 trials = self.study.get_trials(
                     deepcopy=False, states=(state.COMPLETE, state.RUNNING, state.WAITING)
                 )
-                orphans = [t.number for t in trials if _orphan(t, state.RUNNING)]
+                orphans = self._orphans(trials)
                 for number in orphans:
                     self.study.tell(number, state=state.FAIL, skip_if_finished=True)
             if orphans:
@@ -619,11 +630,20 @@ class _Worker:
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
-            if not told and self.main and self.on_wait:
+            if not self.told_wait and self.main and self.on_wait:
                 running = sum(t.state == state.RUNNING for t in trials)
                 self.on_wait(running, len(trials) - running)
-                told = True
+                self.told_wait = True
             time.sleep(SETTLE_SECONDS)
+
+    def _orphans(self, trials: list[Any]) -> list[int]:
+        """The RUNNING trials not begun (see :meth:`_begin`) that this worker has seen so
+        for ``ORPHAN_SECONDS`` (its own clock: workers' clocks may differ)."""
+        running = self.optuna.trial.TrialState.RUNNING
+        now = time.monotonic()
+        unbegun = {t.number for t in trials if t.state == running and not _begun(t)}
+        self.unbegun = {n: self.unbegun.get(n, now) for n in unbegun}
+        return [n for n, seen in self.unbegun.items() if now - seen > ORPHAN_SECONDS]
 
     def trial(self, trial: Any) -> float:
         import mlflow
@@ -653,6 +673,7 @@ class _Worker:
             result = _fit_and_log(self.context, run, alpha, l1_ratio, {}, log_model=log_model)
             if result.model_uri:
                 trial.set_user_attr(MODEL_ATTR, result.model_uri)
+            held = DeferredSignals()  # until Optuna has recorded the trial
         except BaseException:
             if not stack.__exit__(*sys.exc_info()):
                 raise
@@ -666,7 +687,7 @@ class _Worker:
             run_id=run.info.run_id,
             model_logged=bool(result.model_uri),
         )
-        self.pending = (stack, report, DeferredSignals())
+        self.pending = (stack, report, held)
         return score
 
     def _recorded(self, study: Any, trial: Any) -> None:
@@ -689,6 +710,7 @@ class _Worker:
                     self.on_trial(dataclasses.replace(report, complete=done))
             else:
                 mlflow.end_run("FAILED")
+                stack.close()  # its run ended already: nothing more is written
         finally:
             if signals.caught:
                 signals.release()  # KeyboardInterrupt: the study stops here
@@ -786,15 +808,10 @@ def _seed(seed: int, number: int) -> int:
     return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
 
 
-def _orphan(trial: Any, running: Any) -> bool:
-    """A RUNNING trial that no worker began, started ``ORPHAN_SECONDS`` ago (see there)."""
-    started = trial.datetime_start
-    return (
-        trial.state == running
-        and WORKER_ATTR not in trial.user_attrs
-        and started is not None
-        and (datetime.datetime.now() - started).total_seconds() > ORPHAN_SECONDS
-    )
+def _begun(trial: Any) -> bool:
+    mark = trial.user_attrs.get(WORKER_ATTR)
+    # A retry of a failed trial carries the failed one's attributes: its mark names another.
+    return isinstance(mark, dict) and mark.get("trial") == trial.number
 
 
 def _best_value(study: Any) -> float | None:
