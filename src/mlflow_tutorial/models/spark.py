@@ -46,10 +46,14 @@ JAVA_HINT = (
     f"install Java {MIN_JAVA} or newer (e.g. apt-get install openjdk-17-jre-headless) "
     "or set JAVA_HOME"
 )
-# Spark's own log lines (log4j) above ERROR only: stderr is for mlt's messages.
+# Spark's own log lines (log4j) above ERROR only: stderr is for mlt's messages. The logger
+# of PySpark's gateway is set too, or Spark lowers the level to WARN for it as for a shell,
+# and says so in two lines ("Setting default log level to WARN").
 LOG4J = """\
 rootLogger.level = error
 rootLogger.appenderRef.stderr.ref = console
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
 appender.console.type = Console
 appender.console.name = console
 appender.console.target = SYSTEM_ERR
