@@ -598,8 +598,8 @@ class _Worker:
         """Mark the trial as begun by this worker, its first heartbeat written before the
         mark (Optuna's heartbeat thread writes its own at the same time): a trial with the
         mark is left to the heartbeat rule, one without it to the orphan rule."""
-        storage = self.study._storage
-        if isinstance(storage, self.optuna.storages.RDBStorage):
+        storage = self.study._storage  # RDBStorage, behind Optuna's cache
+        if getattr(storage, "get_heartbeat_interval", lambda: None)():
             storage.record_heartbeat(trial._trial_id)
         worker = f"{socket.gethostname()}:{os.getpid()}"
         trial.set_user_attr(WORKER_ATTR, {"worker": worker, "trial": trial.number})
