@@ -8,6 +8,8 @@ import signal
 from collections.abc import Iterator
 from typing import Any
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 def interrupt(signum: int, frame: object) -> None:
     """A signal handler that turns the signal into a KeyboardInterrupt."""
@@ -18,15 +20,14 @@ def interrupt(signum: int, frame: object) -> None:
 def stop_signals(handler: Any) -> Iterator[None]:
     """Handle SIGINT and SIGTERM with ``handler`` inside the block (main thread only)."""
     try:
-        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = _swap(dict.fromkeys(STOP_SIGNALS, handler))
     except ValueError:  # not the main thread: leave signals to the caller
         yield
         return
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        _swap(previous)
 
 
 class DeferredSignals:
@@ -57,16 +58,13 @@ class DeferredSignals:
             raise KeyboardInterrupt
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
 def _swap(handlers: dict[int, Any]) -> dict[int, Any]:
     """Install ``handlers`` with both signals blocked meanwhile (one arriving between the two
     installs would find a handler of each kind); return the handlers they replace."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows
-        return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    mask = getattr(signal, "pthread_sigmask", None)  # not on Windows
+    blocked = mask(signal.SIG_BLOCK, STOP_SIGNALS) if mask else None
     try:
         return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        if mask:
+            mask(signal.SIG_SETMASK, blocked)

@@ -624,15 +624,15 @@ class _Worker:
                     self.study.tell(number, state=state.FAIL, skip_if_finished=True)
             if orphans:
                 continue
-            if sum(t.state == state.COMPLETE for t in trials) >= self.options.trials:
+            complete = sum(t.state == state.COMPLETE for t in trials)
+            if complete >= self.options.trials:
                 return False
             if len(trials) < self.options.trials or any(t.state == state.WAITING for t in trials):
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             if not self.told_wait and self.main and self.on_wait:
-                running = sum(t.state == state.RUNNING for t in trials)
-                self.on_wait(running, len(trials) - running)
+                self.on_wait(len(trials) - complete, complete)  # the rest run: none waits
                 self.told_wait = True
             time.sleep(SETTLE_SECONDS)
 
